@@ -1,0 +1,79 @@
+import type { MountFsOp, MountOp } from '@builder/native/ops';
+import { isFlagWord } from '@builder/native/ops';
+import { type MountSpec, splitOption } from '../spec/mount-spec.js';
+
+/** Contribution point: a kind of mount (`tmpfs`, `proc` …). Plugins bind implementations to this symbol. */
+export const MountKind = Symbol.for('builder.MountKind');
+
+export interface MountKind {
+  /** Matches `MountSpec.type`. */
+  readonly type: string;
+  /** One line for `builder mount-kinds`. */
+  readonly description: string;
+  /** Every option the kind accepts; any other option is an error. */
+  readonly options: readonly OptionSpec[];
+  /** Describe the mount as ops. Pure: no I/O, no syscalls. Options are already validated. */
+  plan(mount: MountSpec, ctx: PlanContext): MountOp[];
+}
+
+export type OptionValue = 'none' | 'string' | 'octal' | 'integer' | 'size';
+
+export interface OptionSpec {
+  name: string;
+  /** What follows `=`: `none` for a bare word. */
+  value: OptionValue;
+  description: string;
+}
+
+export interface PlanContext {
+  /** The run's id (12 hex digits). */
+  readonly runId: string;
+}
+
+const VALUE_PATTERNS: Record<Exclude<OptionValue, 'none'>, RegExp> = {
+  string: /^.+$/s,
+  octal: /^0?[0-7]{1,4}$/,
+  integer: /^\d+$/,
+  size: /^\d+[kmgKMG%]?$/,
+};
+
+/** The option spec of each mount flag word (`ro`, `nosuid` …), for kinds that accept them. */
+export function flagOptions(...words: string[]): OptionSpec[] {
+  return words.map((name) => {
+    if (!isFlagWord(name)) throw new Error(`not a mount flag word: ${name}`);
+    return { name, value: 'none', description: `mount flag ${name}` };
+  });
+}
+
+/** Check one option against a kind's specs; returns the problem, or undefined when it is fine. */
+export function checkOption(specs: readonly OptionSpec[], option: string): string | undefined {
+  const { key, value } = splitOption(option);
+  const spec = specs.find((s) => s.name === key);
+  if (!spec) return `unknown option "${key}"`;
+  if (spec.value === 'none') return value === undefined ? undefined : `option "${key}" takes no value`;
+  if (value === undefined || value === '') return `option "${key}" needs a value`;
+  return VALUE_PATTERNS[spec.value].test(value)
+    ? undefined
+    : `option "${key}": "${value}" is not a valid ${spec.value}`;
+}
+
+/**
+ * The usual plan of a kernel filesystem: one mount op, options that are flag words become flags,
+ * the rest becomes filesystem data. `defaults` come first, so the user's options override them.
+ */
+export function mountFsOp(mount: MountSpec, fstype: string, defaults: string[] = []): MountFsOp {
+  const flags: string[] = [];
+  const data = new Map<string, string>();
+  for (const option of [...defaults, ...(mount.options ?? [])]) {
+    if (isFlagWord(option)) flags.push(option);
+    else data.set(splitOption(option).key, option);
+  }
+  return {
+    op: 'mount',
+    fstype,
+    source: mount.source ?? fstype,
+    target: mount.destination,
+    ...(flags.length ? { flags } : {}),
+    ...(data.size ? { data: [...data.values()] } : {}),
+  };
+}

@@ -1,0 +1,34 @@
+// @builder/core: the engine as a library. The CLI is one user of this API; CI tooling is another.
+
+export type {
+  BindOp,
+  MkdirOp,
+  MknodOp,
+  MountFsOp,
+  MountOp,
+  RootfsPlan,
+  StagePlan,
+  SymlinkOp,
+} from '@builder/native/ops';
+export {
+  checkOption,
+  flagOptions,
+  MountKind,
+  mountFsOp,
+  type OptionSpec,
+  type OptionValue,
+  type PlanContext,
+} from './contributions/mount-kind.js';
+export { MountKindRegistry } from './contributions/mount-kind-registry.js';
+export { createEngine, DEFAULT_PLUGINS, type Engine, type EngineOptions, type MountKindInfo } from './engine.js';
+export { BuilderError, ExecError, PluginError, RootfsError, RunError, SpecError } from './errors.js';
+export { LOG_LEVELS, Logger, type LogLevel, WinstonLogger } from './logging/logger.js';
+export { DEFAULT_MOUNTS } from './plan/default-mounts.js';
+export { buildEnv, EngineSettings, Planner } from './plan/planner.js';
+export { loadPlugin, type PluginRef } from './plugins/plugin-loader.js';
+export { Runner, type RunOptions } from './run/runner.js';
+export type { StageStdio, StdioEntry } from './run/stage-launcher.js';
+export { type MountSpec, splitOption } from './spec/mount-spec.js';
+export type { RunResult, RunSpec } from './spec/run-spec.js';
+export { DEFAULT_PATH } from './spec/run-spec.js';
+export { didYouMean } from './spec/suggest.js';

@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { StagePlan } from '@builder/native/ops';
+import { inject, injectable } from 'inversify';
+import { MountKindRegistry } from '../contributions/mount-kind-registry.js';
+import { RootfsError, SpecError } from '../errors.js';
+import type { MountSpec } from '../spec/mount-spec.js';
+import { DEFAULT_PATH, type RunSpec } from '../spec/run-spec.js';
+import { DEFAULT_MOUNTS } from './default-mounts.js';
+
+/** Engine-wide settings, bound by createEngine(). */
+export const EngineSettings = Symbol.for('builder.EngineSettings');
+export interface EngineSettings {
+  /** Host directory under which each run mounts its private scratch tmpfs. Default `/run/builder`. */
+  runroot: string;
+}
+
+const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/** Turns a RunSpec into the stage's plan: default mounts + user mounts, each planned by its MountKind. */
+@injectable()
+export class Planner {
+  constructor(
+    @inject(MountKindRegistry) private readonly registry: MountKindRegistry,
+    @inject(EngineSettings) private readonly settings: EngineSettings,
+  ) {}
+
+  plan(spec: RunSpec): StagePlan {
+    if (!Array.isArray(spec.argv) || spec.argv.length === 0 || spec.argv[0] === '')
+      throw new SpecError('no command given: say what to run after "--"');
+    const runId = randomBytes(6).toString('hex');
+    const cwd = spec.cwd ?? '/';
+    if (!cwd.startsWith('/')) throw new SpecError(`working directory "${cwd}" must be an absolute path`);
+    const hostname = spec.hostname ?? runId;
+    if (hostname.length > 64 || !HOSTNAME.test(hostname)) throw new SpecError(`invalid hostname "${hostname}"`);
+
+    const userMounts = spec.mounts ?? [];
+    const replaced = new Set(userMounts.map((m) => normalizeDestination(m.destination)));
+    const mounts: MountSpec[] = [...DEFAULT_MOUNTS.filter((m) => !replaced.has(m.destination)), ...userMounts];
+    const ctx = { runId };
+    const ops = mounts.flatMap((m) => this.registry.resolve(m).plan(m, ctx));
+
+    return {
+      namespaces: { pid: true, uts: true, ipc: true, net: false },
+      runroot: this.settings.runroot,
+      rootfs:
+        spec.rootfs === undefined
+          ? { type: 'overlay', lowers: ['/'] }
+          : { type: 'dir', path: checkRootfs(spec.rootfs) },
+      ops,
+      hostname,
+      process: { argv: spec.argv, env: buildEnv(spec.env ?? [], hostname), cwd },
+    };
+  }
+}
+
+function normalizeDestination(dest: string): string {
+  const clean = dest.replace(/\/+/g, '/').replace(/(.)\/$/, '$1');
+  return clean;
+}
+
+function checkRootfs(path: string): string {
+  const abs = resolve(path);
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(abs);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new RootfsError(`rootfs "${path}": ${code === 'ENOENT' ? 'no such directory' : (err as Error).message}`);
+  }
+  if (!st.isDirectory()) throw new RootfsError(`rootfs "${path}": not a directory`);
+  return abs;
+}
+
+/** The command's environment: docker's defaults, then the user's `KEY=VALUE` / `KEY` entries. */
+export function buildEnv(entries: string[], hostname: string): string[] {
+  const env = new Map<string, string>([
+    ['PATH', DEFAULT_PATH],
+    ['HOSTNAME', hostname],
+    ['HOME', '/root'],
+  ]);
+  for (const entry of entries) {
+    const i = entry.indexOf('=');
+    const key = i < 0 ? entry : entry.slice(0, i);
+    if (key === '' || key.includes('\0')) throw new SpecError(`invalid environment variable "${entry}"`);
+    if (i >= 0) env.set(key, entry.slice(i + 1));
+    else if (process.env[key] !== undefined) env.set(key, process.env[key] as string);
+  }
+  return [...env].map(([k, v]) => `${k}=${v}`);
+}

@@ -1,0 +1,147 @@
+import type { ChildProcess } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
+import { createInterface } from 'node:readline';
+import type { StageEvent, StagePlan } from '@builder/native/ops';
+import { inject, injectable } from 'inversify';
+import { ExecError, RunError } from '../errors.js';
+import { Logger } from '../logging/logger.js';
+import type { RunResult } from '../spec/run-spec.js';
+import { launchStage, refStage, type StageStdio, takePrestartedStage } from './stage-launcher.js';
+
+export interface RunOptions {
+  /** stdin, stdout, stderr of the command. Default: inherited from this process. */
+  stdio?: StageStdio;
+  /**
+   * Pass SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGWINCH received by this process on to the command
+   * (the CLI does; a library caller usually handles its own signals). The third SIGINT or SIGTERM
+   * kills the command.
+   */
+  forwardSignals?: boolean;
+}
+
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGWINCH'];
+const FORCE_AFTER = 3;
+
+/** Drives one stage process through one run and turns its events into a RunResult or an error. */
+@injectable()
+export class Runner {
+  constructor(@inject(Logger) private readonly log: Logger) {}
+
+  async run(plan: StagePlan, options: RunOptions = {}): Promise<RunResult> {
+    const stdio = options.stdio ?? 'inherit';
+    const stage = (stdio === 'inherit' ? takePrestartedStage() : undefined) ?? launchStage(stdio);
+    refStage(stage);
+    const planPipe = stage.stdio[3] as NodeJS.WritableStream;
+    const eventPipe = stage.stdio[4] as NodeJS.ReadableStream;
+
+    const events: StageEvent[] = [];
+    let commandPid: number | undefined;
+    const lines = createInterface({ input: eventPipe });
+    lines.on('line', (line) => {
+      let event: StageEvent;
+      try {
+        event = JSON.parse(line) as StageEvent;
+      } catch {
+        this.log.warn('unreadable event from the stage', { line });
+        return;
+      }
+      if (event.event === 'log') this.log[event.level](event.message, { component: 'stage' });
+      else events.push(event);
+      if (event.event === 'started') commandPid = event.pid;
+    });
+    const linesDone = new Promise<void>((resolve) => lines.once('close', resolve));
+
+    const stopForwarding = options.forwardSignals ? this.forwardSignals(stage, () => commandPid) : () => {};
+    try {
+      const exited = waitExit(stage);
+      planPipe.on('error', () => {}); // a stage that died early is reported from its exit
+      planPipe.end(JSON.stringify(plan));
+      this.log.debug('plan sent to stage', { pid: stage.pid, ops: plan.ops.length });
+      const [code, signal] = await exited;
+      await linesDone;
+      return this.result(events, code, signal, commandPid);
+    } finally {
+      stopForwarding();
+    }
+  }
+
+  private result(
+    events: StageEvent[],
+    stageCode: number | null,
+    stageSignal: NodeJS.Signals | null,
+    commandPid: number | undefined,
+  ): RunResult {
+    for (const event of events) {
+      switch (event.event) {
+        case 'exit': {
+          const signal = (event.signal as NodeJS.Signals | null) ?? null;
+          return { exitCode: event.code ?? 128 + (signal ? osConstants.signals[signal] : 0), signal };
+        }
+        case 'exec-error':
+          throw execError(event.file, event.code, event.message);
+        case 'error':
+          throw new RunError(event.message);
+      }
+    }
+    // The stage died without saying how the command ended (killed, or crashed).
+    if (commandPid !== undefined) killQuietly(commandPid, 'SIGKILL');
+    const how = stageSignal ? `was killed by ${stageSignal}` : `exited with status ${stageCode}`;
+    throw new RunError(`the stage process ${how} before the command finished`);
+  }
+
+  private forwardSignals(stage: ChildProcess, commandPid: () => number | undefined): () => void {
+    let count = 0;
+    const handlers = FORWARDED.map((sig) => {
+      const handler = () => {
+        if ((sig === 'SIGINT' || sig === 'SIGTERM') && ++count >= FORCE_AFTER) {
+          const pid = commandPid();
+          if (pid !== undefined) killQuietly(pid, 'SIGKILL');
+          return;
+        }
+        killQuietly(stage.pid, sig);
+      };
+      process.on(sig, handler);
+      return () => process.off(sig, handler);
+    });
+    return () => {
+      for (const off of handlers) off();
+    };
+  }
+}
+
+function waitExit(child: ChildProcess): Promise<[number | null, NodeJS.Signals | null]> {
+  return new Promise((resolve, reject) => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      resolve([child.exitCode, child.signalCode]);
+      return;
+    }
+    child.once('error', (err) =>
+      reject(new RunError(`cannot start the stage process: ${err.message}`, { cause: err })),
+    );
+    child.once('exit', (code, signal) => resolve([code, signal]));
+  });
+}
+
+function killQuietly(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+function execError(file: string, code: string, message: string): ExecError {
+  const name = `"${file}"`;
+  switch (code) {
+    case 'ENOENT':
+      return new ExecError(
+        file.includes('/') ? `${name}: no such file or directory` : `${name}: executable file not found in $PATH`,
+        { exitCode: 127 },
+      );
+    case 'EACCES':
+      return new ExecError(`${name}: permission denied (not an executable file)`, { exitCode: 126 });
+    default:
+      return new ExecError(`${name}: cannot execute: ${message}`, { exitCode: 126 });
+  }
+}

@@ -1,0 +1,26 @@
+import type { MountSpec } from './mount-spec.js';
+
+/** Everything one run needs. The CLI's flags and library callers both build this. */
+export interface RunSpec {
+  /** The command and its arguments. */
+  argv: string[];
+  /** A root filesystem directory. Without one, the run gets a throw-away copy-on-write view of the host's root. */
+  rootfs?: string;
+  /** `KEY=VALUE` sets a variable; a bare `KEY` copies it from the caller's environment when set there. */
+  env?: string[];
+  /** Working directory inside the container (created when missing). Default `/`. */
+  cwd?: string;
+  /** Host name inside the container. Default: the run's id. */
+  hostname?: string;
+  /** Mounts on top of the default ones; a mount on the same destination replaces the default. */
+  mounts?: MountSpec[];
+}
+
+export interface RunResult {
+  /** The command's exit status, or 128+n when it was killed by signal n. */
+  exitCode: number;
+  /** The signal that killed the command, if one did. */
+  signal: NodeJS.Signals | null;
+}
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

@@ -1,0 +1,139 @@
+// Symlink-safe path resolution inside a root directory, by file descriptors.
+//
+// Every component is opened with O_PATH|O_NOFOLLOW relative to the fd of its parent. Symlinks are
+// read and followed by hand with chroot rules: an absolute target restarts at the root, `..` never
+// climbs above the root. Nothing is ever resolved by a path string that the rootfs could redirect,
+// so a destination like `/tmp -> /etc` or `/x -> ../../..` stays inside the root.
+import { closeSync, fstatSync } from 'node:fs';
+import {
+  O_CLOEXEC,
+  O_CREAT,
+  O_EXCL,
+  O_NOCTTY,
+  O_NOFOLLOW,
+  O_PATH,
+  O_WRONLY,
+  S_IFDIR,
+  S_IFLNK,
+  S_IFMT,
+} from './constants.js';
+import { hasCode, SyscallError } from './syscall-error.js';
+import { mkdirat, openat, readlinkat } from './syscalls.js';
+
+const MAX_SYMLINKS = 40;
+const ENOTDIR = 20;
+const ELOOP = 40;
+const EEXIST = 17;
+
+export interface CreateSpec {
+  /** What to create when the final component is missing. Parents are always created as directories. */
+  kind: 'dir' | 'file';
+  /** Mode of the final component (parents get 0755). */
+  mode?: number;
+}
+
+export interface Resolved {
+  /** O_PATH fd of the resolved object; the caller closes it. */
+  fd: number;
+  /** Path of the object inside the root after following symlinks, e.g. `/etc/x` for `/tmp/x` with `/tmp -> /etc`. */
+  path: string;
+  /** Paths inside the root that were created (parents first). */
+  created: string[];
+}
+
+export function splitPath(path: string): string[] {
+  return path.split('/').filter((p) => p !== '' && p !== '.');
+}
+
+const openPath = (dirfd: number, name: string) => openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+/**
+ * Resolve `path` inside the directory open as `rootFd`, creating what is missing when `create` is given.
+ * Returns an O_PATH fd that is safe to use as a mount target through `/proc/self/fd/<fd>`.
+ */
+export function resolveInRoot(rootFd: number, path: string, create?: CreateSpec): Resolved {
+  const created: string[] = [];
+  const stack: { fd: number; name: string }[] = [];
+  const current = () => (stack.length ? stack[stack.length - 1].fd : rootFd);
+  const here = () => `/${stack.map((s) => s.name).join('/')}`;
+  const closeAll = () => {
+    for (const s of stack.splice(0)) closeSync(s.fd);
+  };
+  const parts = splitPath(path);
+  let links = 0;
+  try {
+    while (parts.length) {
+      const name = parts.shift() as string;
+      if (name === '..') {
+        const top = stack.pop();
+        if (top) closeSync(top.fd);
+        continue;
+      }
+      const last = parts.length === 0;
+      let fd: number;
+      try {
+        fd = openPath(current(), name);
+      } catch (err) {
+        if (!create || !hasCode(err, 'ENOENT')) throw err;
+        fd = createEntry(current(), name, last ? create : { kind: 'dir' });
+        created.push(joinPath(here(), name));
+      }
+      const type = fstatSync(fd).mode & S_IFMT;
+      if (type === S_IFLNK) {
+        if (++links > MAX_SYMLINKS) {
+          closeSync(fd);
+          throw new SyscallError('resolve', ELOOP, path);
+        }
+        const target = readlinkat(fd, '');
+        closeSync(fd);
+        if (target.startsWith('/')) closeAll();
+        parts.unshift(...splitPath(target));
+        continue;
+      }
+      if (!last && type !== S_IFDIR) {
+        closeSync(fd);
+        throw new SyscallError('resolve', ENOTDIR, joinPath(here(), name));
+      }
+      stack.push({ fd, name });
+    }
+    const resolvedPath = here();
+    const top = stack.pop();
+    closeAll();
+    return { fd: top ? top.fd : openPath(rootFd, '.'), path: resolvedPath, created };
+  } catch (err) {
+    closeAll();
+    throw err;
+  }
+}
+
+/** Resolve the parent of `path` inside the root (creating it if asked) and return it with the final name. */
+export function resolveParentInRoot(rootFd: number, path: string, createParents: boolean): Resolved & { name: string } {
+  const parts = splitPath(path);
+  const name = parts.pop();
+  if (name === undefined || name === '..') throw new SyscallError('resolve', 22 /* EINVAL */, path);
+  const parent = resolveInRoot(rootFd, `/${parts.join('/')}`, createParents ? { kind: 'dir' } : undefined);
+  return { ...parent, name };
+}
+
+function createEntry(dirfd: number, name: string, spec: CreateSpec): number {
+  try {
+    if (spec.kind === 'dir') {
+      mkdirat(dirfd, name, spec.mode ?? 0o755);
+    } else {
+      closeSync(
+        openat(dirfd, name, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_NOCTTY | O_CLOEXEC, spec.mode ?? 0o644),
+      );
+    }
+  } catch (err) {
+    // Lost a race with someone creating the same name: use what is there now.
+    if (!(err instanceof SyscallError && err.errno === -EEXIST)) throw err;
+  }
+  return openPath(dirfd, name);
+}
+
+export function joinPath(dir: string, name: string): string {
+  return dir === '/' ? `/${name}` : `${dir}/${name}`;
+}
+
+/** Path of an fd that the kernel accepts wherever a path is expected (mount targets and sources). */
+export const fdPath = (fd: number): string => `/proc/self/fd/${fd}`;

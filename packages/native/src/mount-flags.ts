@@ -1,0 +1,84 @@
+// Mount option words and the mount(2) flags they stand for: one table, as crun's mount_flags.
+import {
+  MS_BIND,
+  MS_DIRSYNC,
+  MS_LAZYTIME,
+  MS_MANDLOCK,
+  MS_NOATIME,
+  MS_NODEV,
+  MS_NODIRATIME,
+  MS_NOEXEC,
+  MS_NOSUID,
+  MS_NOSYMFOLLOW,
+  MS_PRIVATE,
+  MS_RDONLY,
+  MS_REC,
+  MS_RELATIME,
+  MS_SHARED,
+  MS_SLAVE,
+  MS_STRICTATIME,
+  MS_SYNCHRONOUS,
+  MS_UNBINDABLE,
+} from './constants.js';
+
+export interface FlagWord {
+  flag: number;
+  /** The word clears the flag instead of setting it (`rw`, `suid`, `exec` …). */
+  clear?: boolean;
+}
+
+/** Words that are mount flags. Anything else in a mount's options is filesystem data. */
+export const MOUNT_FLAGS: Readonly<Record<string, FlagWord>> = {
+  ro: { flag: MS_RDONLY },
+  rw: { flag: MS_RDONLY, clear: true },
+  nosuid: { flag: MS_NOSUID },
+  suid: { flag: MS_NOSUID, clear: true },
+  nodev: { flag: MS_NODEV },
+  dev: { flag: MS_NODEV, clear: true },
+  noexec: { flag: MS_NOEXEC },
+  exec: { flag: MS_NOEXEC, clear: true },
+  sync: { flag: MS_SYNCHRONOUS },
+  async: { flag: MS_SYNCHRONOUS, clear: true },
+  dirsync: { flag: MS_DIRSYNC },
+  mand: { flag: MS_MANDLOCK },
+  nomand: { flag: MS_MANDLOCK, clear: true },
+  noatime: { flag: MS_NOATIME },
+  atime: { flag: MS_NOATIME, clear: true },
+  nodiratime: { flag: MS_NODIRATIME },
+  diratime: { flag: MS_NODIRATIME, clear: true },
+  relatime: { flag: MS_RELATIME },
+  norelatime: { flag: MS_RELATIME, clear: true },
+  strictatime: { flag: MS_STRICTATIME },
+  nostrictatime: { flag: MS_STRICTATIME, clear: true },
+  lazytime: { flag: MS_LAZYTIME },
+  nolazytime: { flag: MS_LAZYTIME, clear: true },
+  nosymfollow: { flag: MS_NOSYMFOLLOW },
+  symfollow: { flag: MS_NOSYMFOLLOW, clear: true },
+};
+
+/** Propagation words and their flags. */
+export const PROPAGATION_FLAGS: Readonly<Record<string, number>> = {
+  private: MS_PRIVATE,
+  rprivate: MS_PRIVATE | MS_REC,
+  shared: MS_SHARED,
+  rshared: MS_SHARED | MS_REC,
+  slave: MS_SLAVE,
+  rslave: MS_SLAVE | MS_REC,
+  unbindable: MS_UNBINDABLE,
+  runbindable: MS_UNBINDABLE | MS_REC,
+};
+
+export const BIND_FLAGS: Readonly<Record<string, number>> = { bind: MS_BIND, rbind: MS_BIND | MS_REC };
+
+export const isFlagWord = (word: string): boolean => Object.hasOwn(MOUNT_FLAGS, word);
+
+/** Fold flag words left to right into mount(2) flags. Throws on a word that is not a flag. */
+export function mountFlags(words: readonly string[]): number {
+  let flags = 0;
+  for (const word of words) {
+    const entry = MOUNT_FLAGS[word];
+    if (!entry) throw new Error(`not a mount flag: ${word}`);
+    flags = entry.clear ? flags & ~entry.flag : flags | entry.flag;
+  }
+  return flags;
+}

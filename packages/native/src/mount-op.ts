@@ -1,0 +1,117 @@
+// The MountOp vocabulary: the closed set of low-level steps a plan is made of. Pure data.
+// Plugins describe what to do with these; only the interpreter in the stage process does it.
+import { MOUNT_FLAGS, PROPAGATION_FLAGS } from './mount-flags.js';
+
+/** Mount a filesystem on `target` (a path inside the rootfs; missing directories are created). */
+export interface MountFsOp {
+  op: 'mount';
+  fstype: string;
+  source: string;
+  target: string;
+  /** Flag words from MOUNT_FLAGS (`nosuid`, `ro` …). */
+  flags?: string[];
+  /** Filesystem options passed to the kernel as data (`mode=755`, `size=64m` …). */
+  data?: string[];
+}
+
+/** Bind-mount a host path on `target`. Flags are applied by a second remount, as the kernel requires. */
+export interface BindOp {
+  op: 'bind';
+  /** Absolute host path. */
+  source: string;
+  target: string;
+  recursive?: boolean;
+  flags?: string[];
+  propagation?: keyof typeof PROPAGATION_FLAGS;
+}
+
+/** Create a device node; when the kernel refuses (EPERM), bind `fallback` (the host's node) instead. */
+export interface MknodOp {
+  op: 'mknod';
+  target: string;
+  kind: 'char' | 'block';
+  major: number;
+  minor: number;
+  mode: number;
+  fallback?: string;
+}
+
+export interface SymlinkOp {
+  op: 'symlink';
+  /** Text of the link. */
+  link: string;
+  target: string;
+}
+
+export interface MkdirOp {
+  op: 'mkdir';
+  target: string;
+  mode: number;
+}
+
+export type MountOp = MountFsOp | BindOp | MknodOp | SymlinkOp | MkdirOp;
+export type MountOpKind = MountOp['op'];
+
+/** One line describing an op, for logs and error messages. */
+export function describeOp(op: MountOp): string {
+  switch (op.op) {
+    case 'mount':
+      return `mount ${op.fstype} on ${op.target}`;
+    case 'bind':
+      return `bind ${op.source} on ${op.target}`;
+    case 'mknod':
+      return `mknod ${op.target}`;
+    case 'symlink':
+      return `symlink ${op.target} -> ${op.link}`;
+    case 'mkdir':
+      return `mkdir ${op.target}`;
+  }
+}
+
+/** Check the shape of a list of ops (they cross a process boundary as JSON). Returns the problems found. */
+export function validateOps(ops: unknown): string[] {
+  if (!Array.isArray(ops)) return ['ops: not a list'];
+  const problems: string[] = [];
+  ops.forEach((raw, i) => {
+    const where = `op ${i}`;
+    if (typeof raw !== 'object' || raw === null) {
+      problems.push(`${where}: not an object`);
+      return;
+    }
+    const op = raw as Record<string, unknown>;
+    const str = (k: string) => typeof op[k] === 'string' && (op[k] as string).length > 0;
+    const abs = (k: string) => str(k) && (op[k] as string).startsWith('/');
+    const words = (k: string, ok: (w: string) => boolean) =>
+      op[k] === undefined ||
+      (Array.isArray(op[k]) && (op[k] as unknown[]).every((w) => typeof w === 'string' && ok(w)));
+    if (!abs('target')) problems.push(`${where}: target must be an absolute path`);
+    switch (op.op) {
+      case 'mount':
+        if (!str('fstype') || !str('source')) problems.push(`${where}: mount needs fstype and source`);
+        if (!words('flags', (w) => Object.hasOwn(MOUNT_FLAGS, w))) problems.push(`${where}: unknown mount flag`);
+        if (!words('data', (w) => !w.includes(','))) problems.push(`${where}: data words must not contain ','`);
+        break;
+      case 'bind':
+        if (!abs('source')) problems.push(`${where}: bind source must be an absolute path`);
+        if (!words('flags', (w) => Object.hasOwn(MOUNT_FLAGS, w))) problems.push(`${where}: unknown mount flag`);
+        if (op.propagation !== undefined && !Object.hasOwn(PROPAGATION_FLAGS, String(op.propagation)))
+          problems.push(`${where}: unknown propagation`);
+        break;
+      case 'mknod':
+        if (op.kind !== 'char' && op.kind !== 'block') problems.push(`${where}: kind must be char or block`);
+        if (!Number.isInteger(op.major) || !Number.isInteger(op.minor) || !Number.isInteger(op.mode))
+          problems.push(`${where}: major, minor and mode must be integers`);
+        if (op.fallback !== undefined && !abs('fallback')) problems.push(`${where}: fallback must be absolute`);
+        break;
+      case 'symlink':
+        if (!str('link')) problems.push(`${where}: symlink needs link text`);
+        break;
+      case 'mkdir':
+        if (!Number.isInteger(op.mode)) problems.push(`${where}: mode must be an integer`);
+        break;
+      default:
+        problems.push(`${where}: unknown op ${JSON.stringify(op.op)}`);
+    }
+  });
+  return problems;
+}

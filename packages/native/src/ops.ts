@@ -1,0 +1,7 @@
+// Pure exports of @builder/native: usable on the host side without loading koffi.
+
+export * from './mount-flags.js';
+export * from './mount-op.js';
+export * from './mountinfo.js';
+export { escapeOverlayPath, overlayData } from './overlay.js';
+export * from './stage/protocol.js';

@@ -1,0 +1,42 @@
+// What crosses the pipes between the host (core's runner) and the stage process. Pure data.
+import type { MountOp } from '../mount-op.js';
+
+/** fd on which the stage reads its plan (JSON, then EOF). */
+export const PLAN_FD = 3;
+/** fd on which the stage writes events (one JSON object per line). */
+export const EVENT_FD = 4;
+/** Environment variable carrying the pid the stage must be a child of (parent-death race check). */
+export const PARENT_ENV = 'BUILDER_STAGE_PARENT';
+
+/** The root filesystem the stage pivots into. */
+export type RootfsPlan =
+  /** A directory, bind-mounted (recursively) as the root. */
+  | { type: 'dir'; path: string }
+  /** An overlay of read-only lower directories (top first) and a fresh upper on tmpfs, thrown away after. */
+  | { type: 'overlay'; lowers: string[] };
+
+export interface StagePlan {
+  namespaces: { pid: boolean; uts: boolean; ipc: boolean; net: boolean };
+  /** Host directory on which the stage mounts its private scratch tmpfs (never visible on the host). */
+  runroot: string;
+  rootfs: RootfsPlan;
+  ops: MountOp[];
+  hostname?: string;
+  process: {
+    argv: string[];
+    /** `KEY=VALUE` strings. */
+    env: string[];
+    /** Working directory inside the rootfs; created if missing. */
+    cwd: string;
+  };
+}
+
+export type StageEvent =
+  /** The command is running; `pid` is its pid in the host's PID namespace. */
+  | { event: 'started'; pid: number }
+  | { event: 'exit'; code: number | null; signal: string | null }
+  /** The command could not be executed (`code`: ENOENT, EACCES …). */
+  | { event: 'exec-error'; file: string; code: string; message: string }
+  /** The engine failed before the command ran. */
+  | { event: 'error'; message: string; code?: string }
+  | { event: 'log'; level: 'debug' | 'info' | 'warn'; message: string };

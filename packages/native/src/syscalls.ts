@@ -1,0 +1,109 @@
+// One typed wrapper per system call. Each checks the return value and throws SyscallError.
+import {
+  AT_FDCWD,
+  PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE,
+  POLLIN,
+  PR_SET_PDEATHSIG,
+  SYS_pidfd_open,
+} from './constants.js';
+import { c, errno } from './libc.js';
+import { SyscallError } from './syscall-error.js';
+
+function check(rc: number | bigint, syscall: string, path?: string, dest?: string): number {
+  const n = Number(rc);
+  if (n < 0) throw new SyscallError(syscall, errno(), path, dest);
+  return n;
+}
+
+export function unshare(flags: number): void {
+  check(c.unshare(flags), 'unshare');
+}
+
+export function mount(
+  source: string | null,
+  target: string,
+  fstype: string | null,
+  flags: number,
+  data: string | null = null,
+): void {
+  check(c.mount(source, target, fstype, flags, data), 'mount', source ?? fstype ?? 'none', target);
+}
+
+export function umount2(target: string, flags = 0): void {
+  check(c.umount2(target, flags), 'umount2', target);
+}
+
+export function pivotRoot(newRoot: string, putOld: string): void {
+  check(c.pivot_root(newRoot, putOld), 'pivot_root', newRoot, putOld);
+}
+
+export function sethostname(name: string): void {
+  check(c.sethostname(name, Buffer.byteLength(name)), 'sethostname', name);
+}
+
+export function openat(dirfd: number, path: string, flags: number, mode = 0): number {
+  return check(c.openat(dirfd, path, flags, 'uint32_t', mode), 'openat', path);
+}
+
+export function open(path: string, flags: number, mode = 0): number {
+  return openat(AT_FDCWD, path, flags, mode);
+}
+
+export function mkdirat(dirfd: number, path: string, mode: number): void {
+  check(c.mkdirat(dirfd, path, mode), 'mkdirat', path);
+}
+
+export function mknodat(dirfd: number, path: string, mode: number, dev: bigint): void {
+  check(c.mknodat(dirfd, path, mode, dev), 'mknodat', path);
+}
+
+export function symlinkat(target: string, dirfd: number, linkpath: string): void {
+  check(c.symlinkat(target, dirfd, linkpath), 'symlinkat', target, linkpath);
+}
+
+const linkBuffer = Buffer.alloc(4096);
+export function readlinkat(dirfd: number, path: string): string {
+  const n = check(c.readlinkat(dirfd, path, linkBuffer, linkBuffer.length), 'readlinkat', path);
+  return linkBuffer.toString('utf8', 0, n);
+}
+
+export function unlinkat(dirfd: number, path: string, flags = 0): void {
+  check(c.unlinkat(dirfd, path, flags), 'unlinkat', path);
+}
+
+/** Ask the kernel to send `signal` to this process when the thread that forked it exits. */
+export function setParentDeathSignal(signal: number): void {
+  check(c.prctl(PR_SET_PDEATHSIG, 'unsigned long', signal), 'prctl');
+}
+
+export function pidfdOpen(pid: number): number {
+  return check(c.syscall(SYS_pidfd_open, 'int', pid, 'unsigned int', 0), 'pidfd_open');
+}
+
+/** An fd of the PID namespace that this process's next children are born in (after unshare(CLONE_NEWPID)). */
+export function pidNamespaceForChildren(pidfd: number): number {
+  return check(
+    c.ioctl(pidfd, PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE, 'unsigned long', 0),
+    'ioctl(PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE)',
+  );
+}
+
+const pollBuffer = Buffer.alloc(8);
+/** Block until fd is readable (or hung up). */
+export function waitReadable(fd: number): void {
+  pollBuffer.writeInt32LE(fd, 0);
+  pollBuffer.writeInt16LE(POLLIN, 4);
+  pollBuffer.writeInt16LE(0, 6);
+  for (;;) {
+    const rc = c.poll(pollBuffer, 1, -1);
+    if (rc >= 0) return;
+    if (errno() !== 4 /* EINTR */) throw new SyscallError('poll', errno());
+  }
+}
+
+/** glibc's makedev(). */
+export function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major);
+  const mi = BigInt(minor);
+  return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) | (mi & 0xffn);
+}

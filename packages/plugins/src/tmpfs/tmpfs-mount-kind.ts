@@ -1,0 +1,36 @@
+import { flagOptions, type MountKind, type MountOp, type MountSpec, mountFsOp, type OptionSpec } from '@builder/core';
+import { injectable } from '@builder/core/di';
+
+/** A fresh in-memory filesystem. */
+@injectable()
+export class TmpfsMountKind implements MountKind {
+  readonly type = 'tmpfs';
+  readonly description = `A fresh in-memory filesystem.`;
+  readonly options: readonly OptionSpec[] = [
+    ...flagOptions(
+      'ro',
+      'rw',
+      'nosuid',
+      'suid',
+      'nodev',
+      'dev',
+      'noexec',
+      'exec',
+      'noatime',
+      'atime',
+      'relatime',
+      'norelatime',
+      'strictatime',
+      'nodiratime',
+    ),
+    { name: 'size', value: 'size', description: 'size limit: bytes, or with k, m, g or % suffix' },
+    { name: 'mode', value: 'octal', description: 'permissions of the root directory (octal)' },
+    { name: 'uid', value: 'integer', description: 'owner of the root directory' },
+    { name: 'gid', value: 'integer', description: 'group of the root directory' },
+    { name: 'nr_inodes', value: 'size', description: 'maximum number of inodes' },
+  ];
+
+  plan(mount: MountSpec): MountOp[] {
+    return [mountFsOp(mount, 'tmpfs')];
+  }
+}
