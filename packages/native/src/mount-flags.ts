@@ -76,7 +76,7 @@ export const isFlagWord = (word: string): boolean => Object.hasOwn(MOUNT_FLAGS, 
 export function mountFlags(words: readonly string[]): number {
   let flags = 0;
   for (const word of words) {
-    const entry = MOUNT_FLAGS[word];
+    const entry = Object.hasOwn(MOUNT_FLAGS, word) ? MOUNT_FLAGS[word] : undefined;
     if (!entry) throw new Error(`not a mount flag: ${word}`);
     flags = entry.clear ? flags & ~entry.flag : flags | entry.flag;
   }

@@ -1,0 +1,48 @@
+// Spawning the built CLI the way a user does.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const BUILDER = fileURLToPath(new URL('../../packages/cli/bin/builder.js', import.meta.url));
+
+export interface Finished {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Start `builder ARGS…`; stdin is closed, stdout and stderr are collected. */
+export function startBuilder(args: string[]): { child: ChildProcess; done: Promise<Finished> } {
+  const child = spawn(process.execPath, [BUILDER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr?.on('data', (d) => {
+    stderr += d;
+  });
+  const done = new Promise<Finished>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
+  );
+  return { child, done };
+}
+
+export const builder = (args: string[]): Promise<Finished> => startBuilder(args).done;
+
+/** Run a command in a container on `rootfs` (undefined: the host-root default). */
+export const run = (rootfs: string | undefined, argv: string[], flags: string[] = []): Promise<Finished> =>
+  builder(['run', ...(rootfs ? ['--rootfs', rootfs] : []), ...flags, '--', ...argv]);
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Poll until `fn` returns a value other than undefined, or fail after `ms`. */
+export async function waitFor<T>(what: string, fn: () => T | undefined, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
