@@ -1,33 +1,28 @@
-import { Command, Flags } from '@oclif/core';
+import { Command, Flags, type Interfaces } from '@oclif/core';
+import { renderError } from './render-error.js';
+import { LOG_LEVEL_FLAG, type RunFlagSpec } from './run-flags.js';
 
-const LEVELS = ['error', 'warn', 'info', 'debug'] as const;
-
-/**
- * Shared flags and error rendering: one line `Error: <message>` on stderr, exit status from the
- * error (125 when it has none), the stack only at debug level.
- */
-export abstract class BuilderCommand extends Command {
-  static override baseFlags = {
-    'log-level': Flags.option({
-      options: LEVELS,
-      default: 'warn' as const,
-      description: 'how much to log on stderr',
-      helpGroup: 'GLOBAL',
-    })(),
+/** An oclif flag from a table entry (run-flags.ts). */
+export function oclifFlag(spec: RunFlagSpec) {
+  const common = {
+    char: spec.char as 'e' | undefined,
+    description: spec.description,
+    helpValue: spec.helpValue,
+    helpGroup: spec.helpGroup,
   };
+  if (spec.options) return Flags.option({ ...common, options: spec.options, default: spec.default })();
+  if (spec.multiple) return Flags.string({ ...common, multiple: true, multipleNonGreedy: true });
+  return Flags.string({ ...common, default: spec.default });
+}
 
-  protected logLevel(): (typeof LEVELS)[number] {
-    const i = this.argv.indexOf('--log-level');
-    const inline = this.argv.find((a) => a.startsWith('--log-level='));
-    const value = inline ? inline.split('=')[1] : i >= 0 ? this.argv[i + 1] : undefined;
-    return (LEVELS as readonly string[]).includes(value ?? '') ? (value as (typeof LEVELS)[number]) : 'warn';
-  }
+/** Shared flags, and errors rendered as one line with the error's exit status (125 by default). */
+export abstract class BuilderCommand extends Command {
+  static override baseFlags: Interfaces.FlagInput = { 'log-level': oclifFlag(LOG_LEVEL_FLAG) };
 
-  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number }; code?: string }) {
+  protected override async catch(err: Error & { code?: string }) {
     if (err.code === 'EEXIT') throw err; // this.exit(n): not an error
-    const message = (err.message || String(err)).split('\n')[0].replace(/^Error: /, '');
-    process.stderr.write(`Error: ${message}\n`);
-    if (this.logLevel() === 'debug' && err.stack) process.stderr.write(`${err.stack}\n`);
-    process.exit(err.exitCode ?? 125);
+    const i = this.argv.indexOf('--log-level');
+    const debug = this.argv.includes('--log-level=debug') || (i >= 0 && this.argv[i + 1] === 'debug');
+    process.exit(renderError(err, debug));
   }
 }

@@ -1,5 +1,7 @@
-import { Flags } from '@oclif/core';
-import { BuilderCommand } from '../base-command.js';
+import type { Interfaces } from '@oclif/core';
+import { BuilderCommand, oclifFlag } from '../base-command.js';
+import { runAction } from '../run-action.js';
+import { RUN_FLAGS, type RunFlags } from '../run-flags.js';
 
 export default class Run extends BuilderCommand {
   static override summary = 'Run a command in a fresh container.';
@@ -28,42 +30,14 @@ The exit status is the command's own; 125 when builder itself failed, 126 when t
 
   static override strict = false;
   static override usage =
-    '<%= command.id %> [--rootfs DIR] [-e KEY=VALUE]... [--workdir DIR] [--hostname NAME] -- COMMAND [ARG...]';
+    '<%= command.id %> [--rootfs DIR] [-e KEY=VALUE]... [--workdir DIR] [--hostname NAME] [--] COMMAND [ARG...]';
 
-  static override flags = {
-    rootfs: Flags.string({
-      description: 'root filesystem directory (default: a throw-away copy-on-write view of the host root)',
-      helpValue: 'DIR',
-    }),
-    env: Flags.string({
-      char: 'e',
-      multiple: true,
-      description: 'set an environment variable (KEY=VALUE), or copy KEY from this environment',
-      helpValue: 'KEY=VALUE',
-    }),
-    workdir: Flags.string({
-      char: 'w',
-      description: 'working directory inside the container, created if missing',
-      default: '/',
-      helpValue: 'DIR',
-    }),
-    hostname: Flags.string({ description: 'host name inside the container (default: the run id)', helpValue: 'NAME' }),
-  };
+  static override flags: Interfaces.FlagInput = Object.fromEntries(
+    RUN_FLAGS.map((spec) => [spec.name, oclifFlag(spec)]),
+  ) as Interfaces.FlagInput;
 
   async run(): Promise<void> {
     const { argv, flags } = await this.parse(Run);
-    const { createEngine } = await import('@builder/core');
-    const engine = await createEngine({ logLevel: flags['log-level'] });
-    const result = await engine.run(
-      {
-        argv: argv as string[],
-        rootfs: flags.rootfs,
-        env: flags.env,
-        cwd: flags.workdir,
-        hostname: flags.hostname,
-      },
-      { forwardSignals: true },
-    );
-    this.exit(result.exitCode);
+    this.exit(await runAction(flags as unknown as RunFlags, argv as string[]));
   }
 }

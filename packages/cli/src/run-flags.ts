@@ -1,0 +1,107 @@
+// The flags of `builder run`, declared once. The oclif command builds its flags from this table
+// (help, validation, errors); the start-up fast path parses the common well-formed case with it
+// without loading oclif at all (≈ 160 ms on the hot path). Keep this file free of heavy imports.
+
+export interface RunFlagSpec {
+  name: 'rootfs' | 'env' | 'workdir' | 'hostname' | 'log-level';
+  char?: string;
+  multiple?: boolean;
+  default?: string;
+  /** Allowed values, when the flag is a choice. */
+  options?: readonly string[];
+  description: string;
+  helpValue?: string;
+  helpGroup?: string;
+}
+
+export const LOG_LEVEL_FLAG: RunFlagSpec = {
+  name: 'log-level',
+  options: ['error', 'warn', 'info', 'debug'],
+  default: 'warn',
+  description: 'how much to log on stderr',
+  helpGroup: 'GLOBAL',
+};
+
+export const RUN_FLAGS: readonly RunFlagSpec[] = [
+  {
+    name: 'rootfs',
+    description: 'root filesystem directory (default: a throw-away copy-on-write view of the host root)',
+    helpValue: 'DIR',
+  },
+  {
+    name: 'env',
+    char: 'e',
+    multiple: true,
+    description: 'set an environment variable (KEY=VALUE), or copy KEY from this environment',
+    helpValue: 'KEY=VALUE',
+  },
+  {
+    name: 'workdir',
+    char: 'w',
+    default: '/',
+    description: 'working directory inside the container, created if missing',
+    helpValue: 'DIR',
+  },
+  { name: 'hostname', description: 'host name inside the container (default: the run id)', helpValue: 'NAME' },
+];
+
+export interface RunFlags {
+  rootfs?: string;
+  env?: string[];
+  workdir: string;
+  hostname?: string;
+  'log-level': string;
+}
+
+/**
+ * Parse `[FLAG…] [--] COMMAND [ARG…]` (the arguments after `run`) when it is the plain, well-formed
+ * case. Flags end at `--` or at the first argument that is not a flag, as with docker and buildah.
+ * Known flags only, each at most once unless multiple, values that do not start with `-`, choices
+ * within their options. Returns undefined for anything else, so that oclif parses it and reports
+ * what is wrong.
+ */
+export function parseRunArgs(args: readonly string[]): { flags: RunFlags; argv: string[] } | undefined {
+  const specs = [...RUN_FLAGS, LOG_LEVEL_FLAG];
+  const values = new Map<string, string[]>();
+  let i = 0;
+  for (; i < args.length; i++) {
+    const token = args[i];
+    if (token === '--') {
+      i++;
+      break;
+    }
+    if (!token.startsWith('-') || token === '-') break;
+    let spec: RunFlagSpec | undefined;
+    let value: string | undefined;
+    if (token.startsWith('--')) {
+      const eq = token.indexOf('=');
+      const name = eq < 0 ? token.slice(2) : token.slice(2, eq);
+      spec = specs.find((s) => s.name === name);
+      if (eq >= 0) value = token.slice(eq + 1);
+    } else if (/^-[A-Za-z]/.test(token)) {
+      spec = specs.find((s) => s.char === token[1]);
+      if (token.length > 2) value = token.slice(2);
+      if (value?.startsWith('=')) return undefined;
+    }
+    if (!spec) return undefined;
+    if (value === undefined) {
+      value = args[++i];
+      if (value === undefined || value.startsWith('-')) return undefined;
+    }
+    if (value === '' || (spec.options && !spec.options.includes(value))) return undefined;
+    const seen = values.get(spec.name) ?? [];
+    if (seen.length && !spec.multiple) return undefined;
+    values.set(spec.name, [...seen, value]);
+  }
+  const one = (name: string) => values.get(name)?.[0];
+  return {
+    flags: {
+      rootfs: one('rootfs'),
+      env: values.get('env'),
+      workdir: one('workdir') ?? '/',
+      hostname: one('hostname'),
+      'log-level': one('log-level') ?? 'warn',
+    },
+    argv: args.slice(i),
+  };
+}
