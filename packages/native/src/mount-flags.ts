@@ -72,13 +72,17 @@ export const BIND_FLAGS: Readonly<Record<string, number>> = { bind: MS_BIND, rbi
 
 export const isFlagWord = (word: string): boolean => Object.hasOwn(MOUNT_FLAGS, word);
 
+const ATIME_MODES = MS_NOATIME | MS_RELATIME | MS_STRICTATIME;
+
 /** Fold flag words left to right into mount(2) flags. Throws on a word that is not a flag. */
 export function mountFlags(words: readonly string[]): number {
   let flags = 0;
   for (const word of words) {
     const entry = Object.hasOwn(MOUNT_FLAGS, word) ? MOUNT_FLAGS[word] : undefined;
     if (!entry) throw new Error(`not a mount flag: ${word}`);
-    flags = entry.clear ? flags & ~entry.flag : flags | entry.flag;
+    if (entry.clear) flags &= ~entry.flag;
+    // The access-time modes exclude each other: the last one given wins.
+    else flags = ((entry.flag & ATIME_MODES ? flags & ~ATIME_MODES : flags) | entry.flag) >>> 0;
   }
   return flags;
 }

@@ -139,6 +139,17 @@ describe('resolveInRoot', () => {
     expect(existsSync(join(root, 'etc', name))).toBe(true);
   });
 
+  it('restarts at the root for an absolute symlink deep in the tree', () => {
+    mkdirSync(join(root, 'etc'));
+    mkdirSync(join(root, 'a/b'), { recursive: true });
+    symlinkSync('/etc', join(root, 'a/b/link'));
+    const r = resolveInRoot(rootFd, '/a/b/link/x', { kind: 'file' });
+    expect(r.path).toBe('/etc/x');
+    expect(r.created).toEqual(['/etc/x']);
+    expect(pathOf(r.fd)).toBe(join(root, 'etc/x'));
+    expect(existsSync(join(root, 'a/b/etc'))).toBe(false);
+  });
+
   it('keeps a relative escape (x -> ../../..) inside the root', () => {
     symlinkSync('../../..', join(root, 'x'));
     const r = resolveInRoot(rootFd, '/x/f', { kind: 'file' });
@@ -225,13 +236,15 @@ describe('resolveInRoot', () => {
 
   it('creates the target of a dangling absolute symlink inside the root', () => {
     const name = `builder-dangling-${process.pid}-${Date.now()}`;
-    symlinkSync(`/${name}/dir`, join(root, 'link'));
-    const r = resolveInRoot(rootFd, '/link', { kind: 'dir' });
+    mkdirSync(join(root, 'sub'));
+    symlinkSync(`/${name}/dir`, join(root, 'sub/link'));
+    const r = resolveInRoot(rootFd, '/sub/link', { kind: 'dir' });
     expect(r.path).toBe(`/${name}/dir`);
     expect(r.created).toEqual([`/${name}`, `/${name}/dir`]);
     expect(pathOf(r.fd)).toBe(join(root, name, 'dir'));
     expect(statSync(join(root, name, 'dir')).isDirectory()).toBe(true);
     expect(existsSync(`/${name}`)).toBe(false);
+    expect(existsSync(join(root, 'sub', name))).toBe(false);
   });
 
   it('returns an fd usable as a path through /proc/self/fd', () => {

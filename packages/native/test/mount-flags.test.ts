@@ -49,6 +49,13 @@ describe('mountFlags', () => {
   });
 });
 
+describe('access-time modes', () => {
+  it('exclude each other: the last one given wins', () => {
+    expect(mountFlags(['strictatime', 'relatime'])).toBe(MS_RELATIME);
+    expect(mountFlags(['relatime', 'nosuid', 'strictatime'])).toBe(MS_STRICTATIME | MS_NOSUID);
+  });
+});
+
 describe('isFlagWord', () => {
   it('knows flag words and nothing else', () => {
     for (const w of ['ro', 'rw', 'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec', 'nosymfollow'])

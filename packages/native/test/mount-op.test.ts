@@ -50,9 +50,9 @@ describe('validateOps', () => {
   });
 
   it('rejects an unknown flag', () => {
-    expect(validateOps([{ op: 'mount', fstype: 'tmpfs', source: 't', target: '/x', flags: ['ro', 'bind'] }])).toEqual(
-      ['op 0: unknown mount flag'],
-    );
+    expect(validateOps([{ op: 'mount', fstype: 'tmpfs', source: 't', target: '/x', flags: ['ro', 'bind'] }])).toEqual([
+      'op 0: unknown mount flag',
+    ]);
     expect(validateOps([{ op: 'mount', fstype: 'tmpfs', source: 't', target: '/x', flags: ['toString'] }])).toEqual([
       'op 0: unknown mount flag',
     ]);
@@ -80,12 +80,12 @@ describe('validateOps', () => {
   });
 
   it('rejects a mknod with a non-integer number, a bad kind or a relative fallback', () => {
-    expect(validateOps([{ op: 'mknod', target: '/dev/x', kind: 'char', major: '1', minor: 3, mode: 0o666 }])).toEqual(
-      ['op 0: major, minor and mode must be integers'],
-    );
-    expect(validateOps([{ op: 'mknod', target: '/dev/x', kind: 'char', major: 1.5, minor: 3, mode: 0o666 }])).toEqual(
-      ['op 0: major, minor and mode must be integers'],
-    );
+    expect(validateOps([{ op: 'mknod', target: '/dev/x', kind: 'char', major: '1', minor: 3, mode: 0o666 }])).toEqual([
+      'op 0: major, minor and mode must be integers',
+    ]);
+    expect(validateOps([{ op: 'mknod', target: '/dev/x', kind: 'char', major: 1.5, minor: 3, mode: 0o666 }])).toEqual([
+      'op 0: major, minor and mode must be integers',
+    ]);
     expect(validateOps([{ op: 'mknod', target: '/dev/x', kind: 'fifo', major: 1, minor: 3, mode: 0o666 }])).toEqual([
       'op 0: kind must be char or block',
     ]);
@@ -100,13 +100,13 @@ describe('validateOps', () => {
   });
 
   it('reports every problem with the index of its op', () => {
-    expect(validateOps([good[0], { op: 'bind', source: 'x', target: 'y' }, good[6], { op: 'nope', target: '/' }])).toEqual(
-      [
-        'op 1: target must be an absolute path',
-        'op 1: bind source must be an absolute path',
-        'op 3: unknown op "nope"',
-      ],
-    );
+    expect(
+      validateOps([good[0], { op: 'bind', source: 'x', target: 'y' }, good[6], { op: 'nope', target: '/' }]),
+    ).toEqual([
+      'op 1: target must be an absolute path',
+      'op 1: bind source must be an absolute path',
+      'op 3: unknown op "nope"',
+    ]);
   });
 });
 

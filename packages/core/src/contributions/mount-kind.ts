@@ -65,8 +65,13 @@ export function mountFsOp(mount: MountSpec, fstype: string, defaults: string[] =
   const flags: string[] = [];
   const data = new Map<string, string>();
   for (const option of [...defaults, ...(mount.options ?? [])]) {
-    if (isFlagWord(option)) flags.push(option);
-    else data.set(splitOption(option).key, option);
+    if (!isFlagWord(option)) data.set(splitOption(option).key, option);
+    else {
+      // A repeated word only needs its last place: flags fold left to right.
+      const seen = flags.indexOf(option);
+      if (seen >= 0) flags.splice(seen, 1);
+      flags.push(option);
+    }
   }
   return {
     op: 'mount',

@@ -35,9 +35,11 @@ export class Planner {
     const hostname = spec.hostname ?? runId;
     if (hostname.length > 64 || !HOSTNAME.test(hostname)) throw new SpecError(`invalid hostname "${hostname}"`);
 
-    const userMounts = spec.mounts ?? [];
-    const replaced = new Set(userMounts.map((m) => normalizeDestination(m.destination)));
-    const mounts: MountSpec[] = [...DEFAULT_MOUNTS.filter((m) => !replaced.has(m.destination)), ...userMounts];
+    // A user mount on a default's destination takes that default's place in the order, so that a
+    // user's /dev still comes before the default /dev/pts on top of it.
+    const userByDest = new Map((spec.mounts ?? []).map((m) => [normalizeDestination(m.destination), m]));
+    const mounts: MountSpec[] = DEFAULT_MOUNTS.map((d) => userByDest.get(d.destination) ?? d);
+    for (const m of spec.mounts ?? []) if (!mounts.includes(m)) mounts.push(m);
     const ctx = { runId };
     const ops = mounts.flatMap((m) => this.registry.resolve(m).plan(m, ctx));
 
@@ -55,10 +57,7 @@ export class Planner {
   }
 }
 
-function normalizeDestination(dest: string): string {
-  const clean = dest.replace(/\/+/g, '/').replace(/(.)\/$/, '$1');
-  return clean;
-}
+const normalizeDestination = (dest: string): string => dest.replace(/\/+/g, '/').replace(/(.)\/$/, '$1');
 
 function checkRootfs(path: string): string {
   const abs = resolve(path);

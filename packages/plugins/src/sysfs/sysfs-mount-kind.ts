@@ -9,6 +9,6 @@ export class SysfsMountKind implements MountKind {
   readonly options: readonly OptionSpec[] = [...flagOptions('ro', 'rw', 'nosuid', 'nodev', 'noexec')];
 
   plan(mount: MountSpec): MountOp[] {
-    return [mountFsOp(mount, 'sysfs', ['nosuid', 'nodev', 'noexec'])];
+    return [mountFsOp(mount, 'sysfs', ['nosuid', 'nodev', 'noexec', 'ro'])];
   }
 }
