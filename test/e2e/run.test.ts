@@ -1,5 +1,5 @@
 // `builder run` end to end, as root, with real namespaces and mounts.
-import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type MountInfo, parseMountInfo } from '@builder/native/ops';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
