@@ -64,6 +64,7 @@ describe('namespaces', () => {
 
   it('shows only the container processes in /proc', async () => {
     // The shell's own glob: no other process exists while it runs.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
     const r = await run(rootfs.path, ['sh', '-c', 'for p in /proc/[0-9]*; do echo ${p#/proc/}; done']);
     expect(r.stdout).toBe('1\n');
     const r2 = await run(rootfs.path, ['sh', '-c', 'sleep 0.3 & ls /proc | grep "^[0-9]" | sort -n']);
