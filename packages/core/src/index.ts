@@ -15,6 +15,7 @@ export {
   flagOptions,
   MountKind,
   mountFsOp,
+  mountKindModule,
   type OptionSpec,
   type OptionValue,
   type PlanContext,

@@ -1,5 +1,6 @@
 import type { MountFsOp, MountOp } from '@builder/native/ops';
 import { isFlagWord } from '@builder/native/ops';
+import { ContainerModule, type Newable } from 'inversify';
 import { type MountSpec, splitOption } from '../spec/mount-spec.js';
 
 /** Contribution point: a kind of mount (`tmpfs`, `proc` …). Plugins bind implementations to this symbol. */
@@ -81,4 +82,15 @@ export function mountFsOp(mount: MountSpec, fstype: string, defaults: string[] =
     ...(flags.length ? { flags } : {}),
     ...(data.size ? { data: [...data.values()] } : {}),
   };
+}
+
+/**
+ * The ContainerModule of a plugin that contributes one mount kind: binds the class as itself and
+ * as a MountKind (`bind(X).toSelf(); bind(MountKind).toService(X)`).
+ */
+export function mountKindModule(kind: Newable<MountKind>): ContainerModule {
+  return new ContainerModule(({ bind }) => {
+    bind(kind).toSelf();
+    bind(MountKind).toService(kind);
+  });
 }

@@ -1,9 +1,5 @@
-import { MountKind } from '@builder/core';
-import { ContainerModule } from '@builder/core/di';
+import { mountKindModule } from '@builder/core';
 import { MqueueMountKind } from './mqueue-mount-kind.js';
 
 export { MqueueMountKind };
-export default new ContainerModule(({ bind }) => {
-  bind(MqueueMountKind).toSelf();
-  bind(MountKind).toService(MqueueMountKind);
-});
+export default mountKindModule(MqueueMountKind);

@@ -1,9 +1,5 @@
-import { MountKind } from '@builder/core';
-import { ContainerModule } from '@builder/core/di';
+import { mountKindModule } from '@builder/core';
 import { TmpfsMountKind } from './tmpfs-mount-kind.js';
 
 export { TmpfsMountKind };
-export default new ContainerModule(({ bind }) => {
-  bind(TmpfsMountKind).toSelf();
-  bind(MountKind).toService(TmpfsMountKind);
-});
+export default mountKindModule(TmpfsMountKind);
