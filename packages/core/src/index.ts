@@ -11,6 +11,7 @@ export type {
   SymlinkOp,
 } from '@builder/native/ops';
 export {
+  canonicalOption,
   checkOption,
   flagOptions,
   MountKind,

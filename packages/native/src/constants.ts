@@ -62,3 +62,16 @@ export const SYS_pidfd_open = 434;
 export const PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE = 0xff06;
 
 export const POLLIN = 0x1;
+
+export const AT_RECURSIVE = 0x8000;
+export const SYS_mount_setattr = 442;
+export const MOUNT_ATTR_RDONLY = 0x1;
+export const MOUNT_ATTR_NOSUID = 0x2;
+export const MOUNT_ATTR_NODEV = 0x4;
+export const MOUNT_ATTR_NOEXEC = 0x8;
+export const MOUNT_ATTR__ATIME = 0x70;
+export const MOUNT_ATTR_RELATIME = 0x0;
+export const MOUNT_ATTR_NOATIME = 0x10;
+export const MOUNT_ATTR_STRICTATIME = 0x20;
+export const MOUNT_ATTR_NODIRATIME = 0x80;
+export const MOUNT_ATTR_NOSYMFOLLOW = 0x200000;

@@ -32,6 +32,57 @@ export interface CreateSpec {
   mode?: number;
 }
 
+/** What a run created inside a rootfs for its mounts, and the times of the directories it created them in. */
+export interface Stub {
+  path: string;
+  kind: 'dir' | 'file' | 'node' | 'symlink';
+}
+
+export interface ParentTimes {
+  path: string;
+  /** Nanoseconds since the epoch, as decimal strings (they cross a pipe as JSON). */
+  atimeNs: string;
+  mtimeNs: string;
+}
+
+/**
+ * Records the stubs a run creates in its rootfs, so that they can be removed after it (stubs.ts).
+ * Entries made on another filesystem (inside a tmpfs mounted on /dev, say) vanish with their mount
+ * and are not recorded.
+ */
+export class StubLog {
+  readonly stubs: Stub[] = [];
+  private readonly parentTimes = new Map<string, ParentTimes>();
+
+  /** `rootFd`: the rootfs directory; only entries on its filesystem are recorded. */
+  constructor(private readonly rootDev?: bigint) {}
+
+  static forRoot(rootFd: number): StubLog {
+    return new StubLog(fstatSync(rootFd, { bigint: true }).dev);
+  }
+
+  private onRootfs(fd: number): { atimeNs: bigint; mtimeNs: bigint } | undefined {
+    const st = fstatSync(fd, { bigint: true });
+    return this.rootDev === undefined || st.dev === this.rootDev ? st : undefined;
+  }
+
+  /** Call before creating an entry in the directory open as `fd` at `path`. */
+  noteParent(fd: number, path: string): void {
+    if (this.parentTimes.has(path) || this.stubs.some((s) => s.path === path)) return;
+    const st = this.onRootfs(fd);
+    if (st) this.parentTimes.set(path, { path, atimeNs: String(st.atimeNs), mtimeNs: String(st.mtimeNs) });
+  }
+
+  /** Call after creating `path` in the directory open as `parentFd`. */
+  add(parentFd: number, path: string, kind: Stub['kind']): void {
+    if (this.onRootfs(parentFd)) this.stubs.push({ path, kind });
+  }
+
+  get parents(): ParentTimes[] {
+    return [...this.parentTimes.values()];
+  }
+}
+
 export interface Resolved {
   /** O_PATH fd of the resolved object; the caller closes it. */
   fd: number;
@@ -51,7 +102,7 @@ const openPath = (dirfd: number, name: string) => openat(dirfd, name, O_PATH | O
  * Resolve `path` inside the directory open as `rootFd`, creating what is missing when `create` is given.
  * Returns an O_PATH fd that is safe to use as a mount target through `/proc/self/fd/<fd>`.
  */
-export function resolveInRoot(rootFd: number, path: string, create?: CreateSpec): Resolved {
+export function resolveInRoot(rootFd: number, path: string, create?: CreateSpec, log?: StubLog): Resolved {
   const created: string[] = [];
   const stack: { fd: number; name: string }[] = [];
   const current = () => (stack.length ? stack[stack.length - 1].fd : rootFd);
@@ -75,8 +126,11 @@ export function resolveInRoot(rootFd: number, path: string, create?: CreateSpec)
         fd = openPath(current(), name);
       } catch (err) {
         if (!create || !hasCode(err, 'ENOENT')) throw err;
-        fd = createEntry(current(), name, last ? create : { kind: 'dir' });
+        const spec: CreateSpec = last ? create : { kind: 'dir' };
+        log?.noteParent(current(), here());
+        fd = createEntry(current(), name, spec);
         created.push(joinPath(here(), name));
+        log?.add(current(), joinPath(here(), name), spec.kind);
       }
       const type = fstatSync(fd).mode & S_IFMT;
       if (type === S_IFLNK) {
@@ -107,11 +161,16 @@ export function resolveInRoot(rootFd: number, path: string, create?: CreateSpec)
 }
 
 /** Resolve the parent of `path` inside the root (creating it if asked) and return it with the final name. */
-export function resolveParentInRoot(rootFd: number, path: string, createParents: boolean): Resolved & { name: string } {
+export function resolveParentInRoot(
+  rootFd: number,
+  path: string,
+  createParents: boolean,
+  log?: StubLog,
+): Resolved & { name: string } {
   const parts = splitPath(path);
   const name = parts.pop();
   if (name === undefined || name === '..') throw new SyscallError('resolve', 22 /* EINVAL */, path);
-  const parent = resolveInRoot(rootFd, `/${parts.join('/')}`, createParents ? { kind: 'dir' } : undefined);
+  const parent = resolveInRoot(rootFd, `/${parts.join('/')}`, createParents ? { kind: 'dir' } : undefined, log);
   return { ...parent, name };
 }
 

@@ -1,7 +1,19 @@
 export * from './constants.js';
-export { type CreateSpec, fdPath, type Resolved, resolveInRoot, resolveParentInRoot, splitPath } from './in-root.js';
+export {
+  type CreateSpec,
+  fdPath,
+  type ParentTimes,
+  type Resolved,
+  resolveInRoot,
+  resolveParentInRoot,
+  type Stub,
+  StubLog,
+  splitPath,
+} from './in-root.js';
 export { executeOps, type InterpreterContext, MountOpError } from './interpreter.js';
 export * from './ops.js';
 export { forbidThreadPool, THREADPOOL_RESOURCES } from './stage/guard.js';
+export { stageBindSources, unmountAll } from './staging.js';
+export { removeStubs } from './stubs.js';
 export { hasCode, SyscallError } from './syscall-error.js';
 export * from './syscalls.js';

@@ -1,18 +1,23 @@
 // The one interpreter of MountOps. It runs in the stage process, inside the new mount namespace.
 // Every target is resolved inside the rootfs by fd (in-root.ts) and mounted on through /proc/self/fd.
-import { closeSync, fstatSync } from 'node:fs';
-import { MS_BIND, MS_REC, MS_REMOUNT, O_CLOEXEC, O_PATH, S_IFBLK, S_IFCHR, S_IFDIR, S_IFMT } from './constants.js';
-import { fdPath, joinPath, resolveInRoot, resolveParentInRoot } from './in-root.js';
-import { mountFlags, PROPAGATION_FLAGS } from './mount-flags.js';
-import { describeOp, type MountOp } from './mount-op.js';
+import { chmodSync, closeSync, copyFileSync, fstatSync, mkdirSync } from 'node:fs';
+import { MS_BIND, MS_REC, O_CLOEXEC, O_PATH, S_IFBLK, S_IFCHR, S_IFDIR, S_IFMT, S_IFREG } from './constants.js';
+import { fdPath, joinPath, resolveInRoot, resolveParentInRoot, type StubLog } from './in-root.js';
+import { mountAttr, mountFlags, PROPAGATION_FLAGS } from './mount-flags.js';
+import { type BindOp, describeOp, type MountOp } from './mount-op.js';
+import { overlayData } from './overlay.js';
 import { hasCode, SyscallError } from './syscall-error.js';
-import { makedev, mknodat, mount, open, readlinkat, symlinkat } from './syscalls.js';
+import { makedev, mknodat, mount, mountSetattr, open, readlinkat, symlinkat } from './syscalls.js';
 
 export interface InterpreterContext {
   /** O_PATH fd of the rootfs directory; every target is resolved inside it. */
   rootFd: number;
   /** fd of the container's PID namespace: proc mounts show that namespace's processes. */
   pidnsFd?: number;
+  /** A host directory on the run's private tmpfs, for throw-away overlay uppers and file copies. */
+  scratchDir: string;
+  /** Receives what the ops create inside the rootfs. */
+  stubs: StubLog;
 }
 
 /** An op that failed; the message names the op and the kernel's reason. */
@@ -28,20 +33,21 @@ export class MountOpError extends Error {
   }
 }
 
-/**
- * Execute ops in order. Returns the paths inside the rootfs that had to be created (parents first),
- * so that they can be removed after the run.
- */
-export function executeOps(ops: readonly MountOp[], ctx: InterpreterContext): string[] {
-  const created: string[] = [];
+/** Execute ops in order; what they create inside the rootfs is logged in `ctx.stubs`. */
+export function executeOps(ops: readonly MountOp[], ctx: InterpreterContext): void {
+  let scratchCount = 0;
+  const scratch = (prefix: string) => {
+    const dir = `${ctx.scratchDir}/${prefix}-${scratchCount++}`;
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return dir;
+  };
   for (const op of ops) {
     try {
-      executeOp(op, ctx, created);
+      executeOp(op, ctx, scratch);
     } catch (err) {
       throw new MountOpError(op, err);
     }
   }
-  return created;
 }
 
 function withFd<T>(fd: number, fn: (fd: number) => T): T {
@@ -52,48 +58,64 @@ function withFd<T>(fd: number, fn: (fd: number) => T): T {
   }
 }
 
-function executeOp(op: MountOp, ctx: InterpreterContext, created: string[]): void {
-  const { rootFd } = ctx;
+function executeOp(op: MountOp, ctx: InterpreterContext, scratch: (prefix: string) => string): void {
+  const { rootFd, stubs } = ctx;
   switch (op.op) {
-    case 'mkdir': {
-      const r = resolveInRoot(rootFd, op.target, { kind: 'dir', mode: op.mode });
-      created.push(...r.created);
-      closeSync(r.fd);
+    case 'mkdir':
+      closeSync(resolveInRoot(rootFd, op.target, { kind: 'dir', mode: op.mode }, stubs).fd);
       return;
-    }
     case 'mount': {
-      const r = resolveInRoot(rootFd, op.target, { kind: 'dir', mode: 0o755 });
-      created.push(...r.created);
       const data = [...(op.data ?? [])];
       if (op.fstype === 'proc' && ctx.pidnsFd !== undefined) data.push(`pidns=${fdPath(ctx.pidnsFd)}`);
-      withFd(r.fd, (fd) =>
+      withFd(resolveInRoot(rootFd, op.target, { kind: 'dir', mode: 0o755 }, stubs).fd, (fd) =>
         mount(op.source, fdPath(fd), op.fstype, mountFlags(op.flags ?? []), data.length ? data.join(',') : null),
       );
       return;
     }
     case 'bind': {
+      const recursive = op.recursive ?? true;
       withFd(open(op.source, O_PATH | O_CLOEXEC), (src) => {
         const isDir = (fstatSync(src).mode & S_IFMT) === S_IFDIR;
-        bindOn(src, op.target, isDir, op.recursive ?? true, ctx, created);
+        bindOn(src, op.target, isDir, recursive, ctx);
       });
-      const flags = mountFlags(op.flags ?? []);
-      if (flags || op.propagation) {
-        // Re-resolve: the fd taken before the bind points at the mountpoint under it, not at the new mount.
-        withFd(resolveInRoot(rootFd, op.target).fd, (fd) => {
-          if (flags) mount(null, fdPath(fd), null, MS_BIND | MS_REMOUNT | flags);
-          if (op.propagation) mount(null, fdPath(fd), null, PROPAGATION_FLAGS[op.propagation]);
-        });
+      setAttributes(rootFd, op.target, op.flags ?? [], op.propagation, recursive);
+      return;
+    }
+    case 'overlay': {
+      let upper: { upperdir: string; workdir: string } | undefined;
+      if (op.upperdir !== undefined && op.workdir !== undefined) upper = { upperdir: op.upperdir, workdir: op.workdir };
+      if (op.scratchUpper) {
+        const dir = scratch('overlay');
+        upper = { upperdir: `${dir}/upper`, workdir: `${dir}/work` };
+        mkdirSync(upper.upperdir, { mode: 0o755 });
+        mkdirSync(upper.workdir, { mode: 0o700 });
       }
+      withFd(resolveInRoot(rootFd, op.target, { kind: 'dir', mode: 0o755 }, stubs).fd, (fd) =>
+        mount('overlay', fdPath(fd), 'overlay', mountFlags(op.flags ?? []), overlayData(op.lowerdirs, upper)),
+      );
+      return;
+    }
+    case 'file': {
+      const copy = `${scratch('file')}/data`;
+      withFd(open(op.source, O_PATH | O_CLOEXEC), (src) => {
+        if ((fstatSync(src).mode & S_IFMT) !== S_IFREG) throw new SyscallError('copy', 22 /* EINVAL */, op.source);
+        copyFileSync(fdPath(src), copy);
+      });
+      withFd(open(copy, O_PATH | O_CLOEXEC), (src) => {
+        chmodPath(src, op.mode);
+        bindOn(src, op.target, false, false, ctx);
+      });
+      setAttributes(rootFd, op.target, ['ro', 'nosuid', 'nodev', 'noexec'], undefined, false);
       return;
     }
     case 'mknod': {
-      const parent = resolveParentInRoot(rootFd, op.target, true);
-      created.push(...parent.created);
       const type = op.kind === 'char' ? S_IFCHR : S_IFBLK;
+      const parent = resolveParentInRoot(rootFd, op.target, true, stubs);
       withFd(parent.fd, (dirfd) => {
         try {
+          stubs.noteParent(dirfd, parent.path);
           mknodat(dirfd, parent.name, type | op.mode, makedev(op.major, op.minor));
-          created.push(joinPath(parent.path, parent.name));
+          stubs.add(dirfd, joinPath(parent.path, parent.name), 'node');
         } catch (err) {
           if (hasCode(err, 'EEXIST')) {
             const st = withFd(resolveInRoot(rootFd, op.target).fd, (fd) => fstatSync(fd));
@@ -102,18 +124,18 @@ function executeOp(op: MountOp, ctx: InterpreterContext, created: string[]): voi
           }
           if (!(hasCode(err, 'EPERM') && op.fallback)) throw err;
           const fallback = op.fallback;
-          withFd(open(fallback, O_PATH | O_CLOEXEC), (src) => bindOn(src, op.target, false, false, ctx, created));
+          withFd(open(fallback, O_PATH | O_CLOEXEC), (src) => bindOn(src, op.target, false, false, ctx));
         }
       });
       return;
     }
     case 'symlink': {
-      const parent = resolveParentInRoot(rootFd, op.target, true);
-      created.push(...parent.created);
+      const parent = resolveParentInRoot(rootFd, op.target, true, stubs);
       withFd(parent.fd, (dirfd) => {
         try {
+          stubs.noteParent(dirfd, parent.path);
           symlinkat(op.link, dirfd, parent.name);
-          created.push(joinPath(parent.path, parent.name));
+          stubs.add(dirfd, joinPath(parent.path, parent.name), 'symlink');
         } catch (err) {
           // Already there with the same text is fine (as bubblewrap's --symlink).
           if (!hasCode(err, 'EEXIST') || safeReadlink(dirfd, parent.name) !== op.link) throw err;
@@ -126,17 +148,39 @@ function executeOp(op: MountOp, ctx: InterpreterContext, created: string[]): voi
   }
 }
 
-function bindOn(
-  srcFd: number,
+function bindOn(srcFd: number, target: string, isDir: boolean, recursive: boolean, ctx: InterpreterContext): void {
+  const create = { kind: isDir ? 'dir' : 'file', mode: isDir ? 0o755 : 0o644 } as const;
+  withFd(resolveInRoot(ctx.rootFd, target, create, ctx.stubs).fd, (fd) =>
+    mount(fdPath(srcFd), fdPath(fd), null, MS_BIND | (recursive ? MS_REC : 0)),
+  );
+}
+
+/**
+ * Per-mount flags and propagation of the mount now on `target`, with mount_setattr(2): recursive
+ * binds get them on every submount too, so `ro` can never leave a writable submount (fails closed).
+ */
+function setAttributes(
+  rootFd: number,
   target: string,
-  isDir: boolean,
+  flags: readonly string[],
+  propagation: BindOp['propagation'],
   recursive: boolean,
-  ctx: InterpreterContext,
-  created: string[],
 ): void {
-  const r = resolveInRoot(ctx.rootFd, target, { kind: isDir ? 'dir' : 'file', mode: isDir ? 0o755 : 0o644 });
-  created.push(...r.created);
-  withFd(r.fd, (fd) => mount(fdPath(srcFd), fdPath(fd), null, MS_BIND | (recursive ? MS_REC : 0)));
+  const { set, clear } = mountAttr(flags);
+  if (!set && !clear && !propagation) return;
+  // Re-resolve: the fd taken before the mount points at the mountpoint under it, not at the new mount.
+  withFd(resolveInRoot(rootFd, target).fd, (fd) => {
+    if (set || clear) mountSetattr(fd, { set, clear, propagation: 0 }, recursive, target);
+    if (propagation) {
+      const flag = PROPAGATION_FLAGS[propagation];
+      mountSetattr(fd, { set: 0, clear: 0, propagation: flag & ~MS_REC }, (flag & MS_REC) !== 0, target);
+    }
+  });
+}
+
+function chmodPath(fd: number, mode: number): void {
+  // fchmod does not work on O_PATH fds; the magic link does.
+  chmodSync(fdPath(fd), mode);
 }
 
 function safeReadlink(dirfd: number, name: string): string | undefined {

@@ -20,6 +20,7 @@ export const c = {
   prctl: libc.func('int prctl(int option, ...)'),
   ioctl: libc.func('int ioctl(int fd, unsigned long request, ...)'),
   syscall: libc.func('long syscall(long number, ...)'),
+  utimensat: libc.func('int utimensat(int dirfd, const char *path, _In_ uint8_t *times, int flags)'),
   poll: libc.func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
 };
 

@@ -1,5 +1,15 @@
 // Mount option words and the mount(2) flags they stand for: one table, as crun's mount_flags.
 import {
+  MOUNT_ATTR__ATIME,
+  MOUNT_ATTR_NOATIME,
+  MOUNT_ATTR_NODEV,
+  MOUNT_ATTR_NODIRATIME,
+  MOUNT_ATTR_NOEXEC,
+  MOUNT_ATTR_NOSUID,
+  MOUNT_ATTR_NOSYMFOLLOW,
+  MOUNT_ATTR_RDONLY,
+  MOUNT_ATTR_RELATIME,
+  MOUNT_ATTR_STRICTATIME,
   MS_BIND,
   MS_DIRSYNC,
   MS_LAZYTIME,
@@ -85,4 +95,43 @@ export function mountFlags(words: readonly string[]): number {
     else flags = ((entry.flag & ATIME_MODES ? flags & ~ATIME_MODES : flags) | entry.flag) >>> 0;
   }
   return flags;
+}
+
+/** Per-mount attributes (mount_setattr) of the flag words that have one. */
+const MOUNT_ATTRS: Readonly<Record<string, { set?: number; clear: number }>> = {
+  ro: { set: MOUNT_ATTR_RDONLY, clear: 0 },
+  rw: { clear: MOUNT_ATTR_RDONLY },
+  nosuid: { set: MOUNT_ATTR_NOSUID, clear: 0 },
+  suid: { clear: MOUNT_ATTR_NOSUID },
+  nodev: { set: MOUNT_ATTR_NODEV, clear: 0 },
+  dev: { clear: MOUNT_ATTR_NODEV },
+  noexec: { set: MOUNT_ATTR_NOEXEC, clear: 0 },
+  exec: { clear: MOUNT_ATTR_NOEXEC },
+  noatime: { set: MOUNT_ATTR_NOATIME, clear: MOUNT_ATTR__ATIME },
+  relatime: { set: MOUNT_ATTR_RELATIME, clear: MOUNT_ATTR__ATIME },
+  strictatime: { set: MOUNT_ATTR_STRICTATIME, clear: MOUNT_ATTR__ATIME },
+  nodiratime: { set: MOUNT_ATTR_NODIRATIME, clear: 0 },
+  diratime: { clear: MOUNT_ATTR_NODIRATIME },
+  nosymfollow: { set: MOUNT_ATTR_NOSYMFOLLOW, clear: 0 },
+  symfollow: { clear: MOUNT_ATTR_NOSYMFOLLOW },
+};
+
+/** True when the word is a per-mount flag (one a bind mount can carry). */
+export const isMountAttrWord = (word: string): boolean => Object.hasOwn(MOUNT_ATTRS, word);
+
+/** Fold flag words left to right into the `set`/`clear` masks of mount_setattr(2). */
+export function mountAttr(words: readonly string[]): { set: number; clear: number } {
+  let set = 0;
+  let clear = 0;
+  for (const word of words) {
+    const entry = Object.hasOwn(MOUNT_ATTRS, word) ? MOUNT_ATTRS[word] : undefined;
+    if (!entry) throw new Error(`not a per-mount flag: ${word}`);
+    set &= ~entry.clear;
+    clear |= entry.clear;
+    if (entry.set !== undefined) {
+      set |= entry.set;
+      clear &= ~entry.set | entry.clear;
+    }
+  }
+  return { set, clear };
 }

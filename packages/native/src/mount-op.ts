@@ -1,6 +1,6 @@
 // The MountOp vocabulary: the closed set of low-level steps a plan is made of. Pure data.
 // Plugins describe what to do with these; only the interpreter in the stage process does it.
-import { MOUNT_FLAGS, PROPAGATION_FLAGS } from './mount-flags.js';
+import { isMountAttrWord, MOUNT_FLAGS, PROPAGATION_FLAGS } from './mount-flags.js';
 
 /** Mount a filesystem on `target` (a path inside the rootfs; missing directories are created). */
 export interface MountFsOp {
@@ -14,15 +14,46 @@ export interface MountFsOp {
   data?: string[];
 }
 
-/** Bind-mount a host path on `target`. Flags are applied by a second remount, as the kernel requires. */
+/**
+ * Bind-mount a host path on `target`. The source is first staged (bound into the run's private
+ * scratch space, pinning it) unless `stage` is false (`nobind`). Flags are per-mount flags, applied
+ * after the bind with mount_setattr(2), to every submount too when the bind is recursive.
+ */
 export interface BindOp {
   op: 'bind';
   /** Absolute host path. */
   source: string;
   target: string;
+  /** Default true (rbind). */
   recursive?: boolean;
+  /** Default true. */
+  stage?: boolean;
   flags?: string[];
   propagation?: keyof typeof PROPAGATION_FLAGS;
+}
+
+/**
+ * An overlay on `target`. Without an upper layer it is read-only; with `scratchUpper` the upper
+ * layer is a fresh directory in the run's private tmpfs, thrown away after the run.
+ */
+export interface OverlayOp {
+  op: 'overlay';
+  target: string;
+  /** Absolute host paths, top first. */
+  lowerdirs: string[];
+  upperdir?: string;
+  workdir?: string;
+  scratchUpper?: boolean;
+  flags?: string[];
+}
+
+/** A private copy of a host file, on the run's tmpfs, with `mode`, bound read-only on `target`. */
+export interface FileOp {
+  op: 'file';
+  /** Absolute host path of a regular file. */
+  source: string;
+  target: string;
+  mode: number;
 }
 
 /** Create a device node; when the kernel refuses (EPERM), bind `fallback` (the host's node) instead. */
@@ -49,7 +80,7 @@ export interface MkdirOp {
   mode: number;
 }
 
-export type MountOp = MountFsOp | BindOp | MknodOp | SymlinkOp | MkdirOp;
+export type MountOp = MountFsOp | BindOp | OverlayOp | FileOp | MknodOp | SymlinkOp | MkdirOp;
 export type MountOpKind = MountOp['op'];
 
 /** One line describing an op, for logs and error messages. */
@@ -59,6 +90,10 @@ export function describeOp(op: MountOp): string {
       return `mount ${op.fstype} on ${op.target}`;
     case 'bind':
       return `bind ${op.source} on ${op.target}`;
+    case 'overlay':
+      return `mount overlay on ${op.target}`;
+    case 'file':
+      return `copy ${op.source} to ${op.target}`;
     case 'mknod':
       return `mknod ${op.target}`;
     case 'symlink':
@@ -93,9 +128,25 @@ export function validateOps(ops: unknown): string[] {
         break;
       case 'bind':
         if (!abs('source')) problems.push(`${where}: bind source must be an absolute path`);
-        if (!words('flags', (w) => Object.hasOwn(MOUNT_FLAGS, w))) problems.push(`${where}: unknown mount flag`);
+        if (!words('flags', isMountAttrWord)) problems.push(`${where}: unknown per-mount flag`);
         if (op.propagation !== undefined && !Object.hasOwn(PROPAGATION_FLAGS, String(op.propagation)))
           problems.push(`${where}: unknown propagation`);
+        break;
+      case 'overlay': {
+        const dirs = op.lowerdirs;
+        if (!Array.isArray(dirs) || dirs.length === 0 || !dirs.every((d) => typeof d === 'string' && d.startsWith('/')))
+          problems.push(`${where}: overlay needs absolute lowerdirs`);
+        if ((op.upperdir === undefined) !== (op.workdir === undefined))
+          problems.push(`${where}: overlay needs both upperdir and workdir, or neither`);
+        if (op.upperdir !== undefined && (!abs('upperdir') || !abs('workdir')))
+          problems.push(`${where}: upperdir and workdir must be absolute paths`);
+        if (op.upperdir !== undefined && op.scratchUpper) problems.push(`${where}: upperdir and scratchUpper conflict`);
+        if (!words('flags', (w) => Object.hasOwn(MOUNT_FLAGS, w))) problems.push(`${where}: unknown mount flag`);
+        break;
+      }
+      case 'file':
+        if (!abs('source')) problems.push(`${where}: file source must be an absolute path`);
+        if (!Number.isInteger(op.mode)) problems.push(`${where}: mode must be an integer`);
         break;
       case 'mknod':
         if (op.kind !== 'char' && op.kind !== 'block') problems.push(`${where}: kind must be char or block`);

@@ -1,9 +1,12 @@
 // One typed wrapper per system call. Each checks the return value and throws SyscallError.
 import {
+  AT_EMPTY_PATH,
   AT_FDCWD,
+  AT_RECURSIVE,
   PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE,
   POLLIN,
   PR_SET_PDEATHSIG,
+  SYS_mount_setattr,
   SYS_pidfd_open,
 } from './constants.js';
 import { c, errno } from './libc.js';
@@ -106,4 +109,37 @@ export function makedev(major: number, minor: number): bigint {
   const ma = BigInt(major);
   const mi = BigInt(minor);
   return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) | (mi & 0xffn);
+}
+
+export interface MountAttr {
+  /** MOUNT_ATTR_* bits to set. */
+  set: number;
+  /** MOUNT_ATTR_* bits to clear. */
+  clear: number;
+  /** MS_PRIVATE, MS_SHARED, MS_SLAVE or MS_UNBINDABLE; 0 leaves propagation alone. */
+  propagation: number;
+}
+
+/** mount_setattr(2) on the mount open as `fd`; with `recursive`, on every mount below it too. */
+export function mountSetattr(fd: number, attr: MountAttr, recursive: boolean, path?: string): void {
+  const buf = Buffer.alloc(32);
+  buf.writeBigUInt64LE(BigInt(attr.set), 0);
+  buf.writeBigUInt64LE(BigInt(attr.clear), 8);
+  buf.writeBigUInt64LE(BigInt(attr.propagation), 16);
+  const flags = AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
+  check(
+    c.syscall(SYS_mount_setattr, 'int', fd, 'const char *', '', 'unsigned int', flags, 'void *', buf, 'size_t', 32),
+    'mount_setattr',
+    path,
+  );
+}
+
+/** Set access and modification times (nanoseconds since the epoch) of `path` relative to `dirfd`. */
+export function utimensat(dirfd: number, path: string, atimeNs: bigint, mtimeNs: bigint, flags = 0): void {
+  const buf = Buffer.alloc(32);
+  buf.writeBigInt64LE(atimeNs / 1_000_000_000n, 0);
+  buf.writeBigInt64LE(atimeNs % 1_000_000_000n, 8);
+  buf.writeBigInt64LE(mtimeNs / 1_000_000_000n, 16);
+  buf.writeBigInt64LE(mtimeNs % 1_000_000_000n, 24);
+  check(c.utimensat(dirfd, path, buf, flags), 'utimensat', path);
 }

@@ -57,7 +57,11 @@ describe('validateOps', () => {
       'op 0: unknown mount flag',
     ]);
     expect(validateOps([{ op: 'bind', source: '/a', target: '/x', flags: ['rbind'] }])).toEqual([
-      'op 0: unknown mount flag',
+      'op 0: unknown per-mount flag',
+    ]);
+    // sync is a filesystem flag: a bind mount cannot carry it.
+    expect(validateOps([{ op: 'bind', source: '/a', target: '/x', flags: ['sync'] }])).toEqual([
+      'op 0: unknown per-mount flag',
     ]);
     expect(validateOps([{ op: 'mount', fstype: 'tmpfs', source: 't', target: '/x', flags: 'ro' }])).toEqual([
       'op 0: unknown mount flag',

@@ -97,10 +97,12 @@ describe('the stage process', () => {
       'libc.ts',
       'mount-flags.ts',
       'mount-op.ts',
+      'mountinfo.ts',
       'overlay.ts',
       'stage/guard.ts',
       'stage/main.ts',
       'stage/protocol.ts',
+      'staging.ts',
       'syscall-error.ts',
       'syscalls.ts',
     ]);

@@ -2,7 +2,7 @@ import { injectable, multiInject, optional } from 'inversify';
 import { PluginError, SpecError } from '../errors.js';
 import type { MountSpec } from '../spec/mount-spec.js';
 import { didYouMean } from '../spec/suggest.js';
-import { checkOption, MountKind } from './mount-kind.js';
+import { canonicalOption, checkOption, MountKind } from './mount-kind.js';
 
 /** Every loaded MountKind by type. Two plugins claiming one type is an error. */
 @injectable()
@@ -24,8 +24,11 @@ export class MountKindRegistry {
     return [...this.kinds.values()].sort((a, b) => a.type.localeCompare(b.type));
   }
 
-  /** The kind of a mount, with its options checked. Throws SpecError naming the mount and the bad part. */
-  resolve(mount: MountSpec): MountKind {
+  /**
+   * The kind of a mount, and the mount with its options checked and alias keys rewritten to the
+   * options' own names. Throws SpecError naming the mount and the bad part.
+   */
+  resolve(mount: MountSpec): { kind: MountKind; mount: MountSpec } {
     const where = `mount on ${mount.destination}`;
     const kind = this.kinds.get(mount.type);
     if (!kind)
@@ -34,15 +37,12 @@ export class MountKindRegistry {
     for (const option of mount.options ?? []) {
       const problem = checkOption(kind.options, option);
       if (problem) {
-        const hint = problem.startsWith('unknown')
-          ? didYouMean(
-              option.split('=')[0],
-              kind.options.map((o) => o.name),
-            )
-          : '';
+        const names = kind.options.flatMap((o) => [o.name, ...(o.aliases ?? [])]);
+        const hint = problem.startsWith('unknown') ? didYouMean(option.split('=')[0], names) : '';
         throw new SpecError(`${where} (type ${mount.type}): ${problem}${hint}`);
       }
     }
-    return kind;
+    const options = mount.options?.map((o) => canonicalOption(kind.options, o));
+    return { kind, mount: options ? { ...mount, options } : mount };
   }
 }

@@ -24,6 +24,8 @@ export interface OptionSpec {
   /** What follows `=`: `none` for a bare word. */
   value: OptionValue;
   description: string;
+  /** Other spellings users bring (`tmpfs-size` for `size`); the kind's plan() sees only `name`. */
+  aliases?: string[];
 }
 
 export interface PlanContext {
@@ -46,10 +48,21 @@ export function flagOptions(...words: string[]): OptionSpec[] {
   });
 }
 
+const findSpec = (specs: readonly OptionSpec[], key: string) =>
+  specs.find((s) => s.name === key || s.aliases?.includes(key));
+
+/** An option with an alias key rewritten to the option's own name (`tmpfs-size=1m` → `size=1m`). */
+export function canonicalOption(specs: readonly OptionSpec[], option: string): string {
+  const { key, value } = splitOption(option);
+  const spec = findSpec(specs, key);
+  if (!spec || spec.name === key) return option;
+  return value === undefined ? spec.name : `${spec.name}=${value}`;
+}
+
 /** Check one option against a kind's specs; returns the problem, or undefined when it is fine. */
 export function checkOption(specs: readonly OptionSpec[], option: string): string | undefined {
   const { key, value } = splitOption(option);
-  const spec = specs.find((s) => s.name === key);
+  const spec = findSpec(specs, key);
   if (!spec) return `unknown option "${key}"`;
   if (spec.value === 'none') return value === undefined ? undefined : `option "${key}" takes no value`;
   if (value === undefined || value === '') return `option "${key}" needs a value`;

@@ -41,7 +41,10 @@ export class Planner {
     const mounts: MountSpec[] = DEFAULT_MOUNTS.map((d) => userByDest.get(d.destination) ?? d);
     for (const m of spec.mounts ?? []) if (!mounts.includes(m)) mounts.push(m);
     const ctx = { runId };
-    const ops = mounts.flatMap((m) => this.registry.resolve(m).plan(m, ctx));
+    const ops = mounts.flatMap((m) => {
+      const { kind, mount } = this.registry.resolve(m);
+      return kind.plan(mount, ctx);
+    });
 
     return {
       namespaces: { pid: true, uts: true, ipc: true, net: false },

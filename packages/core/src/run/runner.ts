@@ -59,9 +59,28 @@ export class Runner {
       this.log.debug('plan sent to stage', { pid: stage.pid, ops: plan.ops.length });
       const [code, signal] = await exited;
       await linesDone;
+      await this.removeStubs(plan, events);
       return this.result(events, code, signal, commandPid);
     } finally {
       stopForwarding();
+    }
+  }
+
+  /**
+   * Remove what the mounts created inside a rootfs directory (an overlay rootfs's upper layer is
+   * thrown away anyway), so that the rootfs is left as the command left it.
+   */
+  private async removeStubs(plan: StagePlan, events: StageEvent[]): Promise<void> {
+    const found = events.find((e) => e.event === 'stubs');
+    if (found?.event !== 'stubs' || plan.rootfs.type !== 'dir') return;
+    const { removeStubs } = await import('@builder/native');
+    try {
+      const { removed, kept } = removeStubs(plan.rootfs.path, found.stubs, found.parents);
+      this.log.debug('removed mount stubs', { removed, kept });
+    } catch (err) {
+      this.log.warn(
+        `could not remove the mountpoints builder created in ${plan.rootfs.path}: ${(err as Error).message}`,
+      );
     }
   }
 

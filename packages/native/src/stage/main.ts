@@ -20,10 +20,11 @@ import {
   O_DIRECTORY,
   O_PATH,
 } from '../constants.js';
-import { fdPath, resolveInRoot } from '../in-root.js';
+import { fdPath, resolveInRoot, StubLog } from '../in-root.js';
 import { executeOps } from '../interpreter.js';
 import { validateOps } from '../mount-op.js';
 import { overlayData } from '../overlay.js';
+import { stageBindSources, unmountAll } from '../staging.js';
 import { hasCode } from '../syscall-error.js';
 import {
   mount,
@@ -123,8 +124,16 @@ function setup(plan: StagePlan): void {
 
   const rootfs = prepareRootfs(plan);
   const pidnsFd = ns.pid ? pidNamespaceForChildren(pidfd) : undefined;
-  executeOps(plan.ops, { rootFd: rootfs.fd, pidnsFd });
-  closeSync(resolveInRoot(rootfs.fd, plan.process.cwd, { kind: 'dir', mode: 0o755 }).fd);
+  const stubs = StubLog.forRoot(rootfs.fd);
+  try {
+    const { ops, staged } = stageBindSources(plan.ops, `${plan.runroot}/mnt`);
+    executeOps(ops, { rootFd: rootfs.fd, pidnsFd, scratchDir: `${plan.runroot}/scratch`, stubs });
+    // The container's mounts are made: the staged copies have done their job.
+    unmountAll(staged);
+    closeSync(resolveInRoot(rootfs.fd, plan.process.cwd, { kind: 'dir', mode: 0o755 }, stubs).fd);
+  } finally {
+    if (stubs.stubs.length) emit({ event: 'stubs', stubs: stubs.stubs, parents: stubs.parents });
+  }
   if (plan.hostname !== undefined && ns.uts) sethostname(plan.hostname);
 
   process.chdir(rootfs.path);

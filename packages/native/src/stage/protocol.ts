@@ -1,4 +1,5 @@
 // What crosses the pipes between the host (core's runner) and the stage process. Pure data.
+import type { ParentTimes, Stub } from '../in-root.js';
 import type { MountOp } from '../mount-op.js';
 
 /** fd on which the stage reads its plan (JSON, then EOF). */
@@ -37,6 +38,8 @@ export type StageEvent =
   | { event: 'exit'; code: number | null; signal: string | null }
   /** The command could not be executed (`code`: ENOENT, EACCES …). */
   | { event: 'exec-error'; file: string; code: string; message: string }
+  /** What the mounts created inside the rootfs, to remove after the run. */
+  | { event: 'stubs'; stubs: Stub[]; parents: ParentTimes[] }
   /** The engine failed before the command ran. */
   | { event: 'error'; message: string; code?: string }
   | { event: 'log'; level: 'debug' | 'info' | 'warn'; message: string };
