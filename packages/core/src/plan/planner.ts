@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { StagePlan } from '@builder/native/ops';
+import type { MountOp, StagePlan } from '@builder/native/ops';
 import { inject, injectable } from 'inversify';
 import { MountKindRegistry } from '../contributions/mount-kind-registry.js';
 import { RootfsError, SpecError } from '../errors.js';
@@ -43,7 +43,9 @@ export class Planner {
     const ctx = { runId };
     const ops = mounts.flatMap((m) => {
       const { kind, mount } = this.registry.resolve(m);
-      return kind.plan(mount, ctx);
+      const planned = kind.plan(mount, ctx);
+      checkHostPaths(mount, planned);
+      return planned;
     });
 
     return {
@@ -61,6 +63,19 @@ export class Planner {
 }
 
 const normalizeDestination = (dest: string): string => dest.replace(/\/+/g, '/').replace(/(.)\/$/, '$1');
+
+/** Host paths an op reads must exist now (buildah drops such a mount with a warning; we refuse it). */
+function checkHostPaths(mount: MountSpec, ops: MountOp[]): void {
+  const paths = ops.flatMap((op) => {
+    if (op.op === 'bind' || op.op === 'file') return [{ what: `${op.op} source`, path: op.source }];
+    if (op.op === 'overlay') return op.lowerdirs.map((path) => ({ what: 'overlay lowerdir', path }));
+    return [];
+  });
+  for (const { what, path } of paths) {
+    if (!existsSync(path))
+      throw new SpecError(`mount on ${mount.destination} (type ${mount.type}): ${what} "${path}" does not exist`);
+  }
+}
 
 function checkRootfs(path: string): string {
   const abs = resolve(path);
