@@ -58,9 +58,11 @@ function thrown(fn: () => unknown): Error {
 describe('createEngine with the built-in plugins', () => {
   it('lists the mount kinds and where they come from', () => {
     expect(engine.mountKinds().map((k) => [k.type, k.origin])).toEqual([
+      ['bind', '@builder/plugins'],
       ['dev', '@builder/plugins'],
       ['devpts', '@builder/plugins'],
       ['mqueue', '@builder/plugins'],
+      ['overlay', '@builder/plugins'],
       ['proc', '@builder/plugins'],
       ['sysfs', '@builder/plugins'],
       ['tmpfs', '@builder/plugins'],

@@ -1,19 +1,23 @@
 // builder's built-in plugins. Each folder is one plugin exporting an inversify ContainerModule;
 // this package's default export is the list of them, which is what the engine loads by default.
 import type { ContainerModule } from '@builder/core/di';
+import bind from './bind/index.js';
 import dev from './dev/index.js';
 import devpts from './devpts/index.js';
 import mqueue from './mqueue/index.js';
+import overlay from './overlay/index.js';
 import proc from './proc/index.js';
 import sysfs from './sysfs/index.js';
 import tmpfs from './tmpfs/index.js';
 
+export { BindMountKind, PROPAGATIONS } from './bind/index.js';
 export { DEFAULT_DEV_SYMLINKS, DEFAULT_DEVICES, DevMountKind } from './dev/index.js';
 export { DevptsMountKind } from './devpts/index.js';
 export { MqueueMountKind } from './mqueue/index.js';
+export { OverlayMountKind, splitLowerdirs } from './overlay/index.js';
 export { ProcMountKind } from './proc/index.js';
 export { SysfsMountKind } from './sysfs/index.js';
 export { TmpfsMountKind } from './tmpfs/index.js';
 
-export const builtinModules: readonly ContainerModule[] = [proc, sysfs, dev, devpts, tmpfs, mqueue];
+export const builtinModules: readonly ContainerModule[] = [proc, sysfs, dev, devpts, tmpfs, mqueue, bind, overlay];
 export default builtinModules;

@@ -3,12 +3,14 @@ import { checkOption, type MountKind, type MountSpec } from '@builder/core';
 import { MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY } from '@builder/native';
 import { mountFlags, validateOps } from '@builder/native/ops';
 import builtins, {
+  BindMountKind,
   builtinModules,
   DEFAULT_DEV_SYMLINKS,
   DEFAULT_DEVICES,
   DevMountKind,
   DevptsMountKind,
   MqueueMountKind,
+  OverlayMountKind,
   ProcMountKind,
   SysfsMountKind,
   TmpfsMountKind,
@@ -199,6 +201,8 @@ describe('every built-in kind', () => {
     new DevptsMountKind(),
     new TmpfsMountKind(),
     new MqueueMountKind(),
+    new BindMountKind(),
+    new OverlayMountKind(),
   ];
   const samples: Record<string, MountSpec> = {
     proc: { type: 'proc', destination: '/proc', options: ['ro', 'hidepid=2'] },
@@ -207,10 +211,12 @@ describe('every built-in kind', () => {
     devpts: { type: 'devpts', destination: '/dev/pts', options: ['newinstance', 'gid=5'] },
     tmpfs: { type: 'tmpfs', destination: '/tmp', options: ['size=1m', 'exec'] },
     mqueue: { type: 'mqueue', destination: '/dev/mqueue', options: ['ro'] },
+    bind: { type: 'bind', source: '/srv', destination: '/srv', options: ['ro', 'rshared', 'nosuid'] },
+    overlay: { type: 'overlay', destination: '/o', options: ['lowerdir=/a:/b', 'tmpfs-upper', 'nodev'] },
   };
 
   it('has a distinct type, a description and options with descriptions', () => {
-    expect(kinds.map((k) => k.type)).toEqual(['proc', 'sysfs', 'dev', 'devpts', 'tmpfs', 'mqueue']);
+    expect(kinds.map((k) => k.type)).toEqual(['proc', 'sysfs', 'dev', 'devpts', 'tmpfs', 'mqueue', 'bind', 'overlay']);
     for (const k of kinds) {
       expect(k.description.length, k.type).toBeGreaterThan(10);
       for (const o of k.options) expect(o.description.length, `${k.type} ${o.name}`).toBeGreaterThan(0);
@@ -235,12 +241,14 @@ describe('every built-in kind', () => {
       'DevptsMountKind',
       'TmpfsMountKind',
       'MqueueMountKind',
+      'BindMountKind',
+      'OverlayMountKind',
     ]);
   });
 
   it('are what the package exports by default, one module each', () => {
     expect(builtins).toBe(builtinModules);
-    expect(builtinModules.length).toBe(6);
+    expect(builtinModules.length).toBe(8);
     for (const m of builtinModules) expect(typeof m.load).toBe('function');
   });
 });

@@ -1,4 +1,12 @@
-import { flagOptions, type MountKind, type MountOp, type MountSpec, mountFsOp, type OptionSpec } from '@builder/core';
+import {
+  canonicalOption,
+  flagOptions,
+  type MountKind,
+  type MountOp,
+  type MountSpec,
+  mountFsOp,
+  type OptionSpec,
+} from '@builder/core';
 import { injectable } from '@builder/core/di';
 
 /** A fresh in-memory filesystem. */
@@ -23,14 +31,26 @@ export class TmpfsMountKind implements MountKind {
       'strictatime',
       'nodiratime',
     ),
-    { name: 'size', value: 'size', description: 'size limit: bytes, or with k, m, g or % suffix' },
-    { name: 'mode', value: 'octal', description: 'permissions of the root directory (octal)' },
+    {
+      name: 'size',
+      value: 'size',
+      description: 'size limit: bytes, or with k, m, g or % suffix',
+      aliases: ['tmpfs-size'],
+    },
+    {
+      name: 'mode',
+      value: 'octal',
+      description: 'permissions of the root directory (octal)',
+      aliases: ['tmpfs-mode'],
+    },
     { name: 'uid', value: 'integer', description: 'owner of the root directory' },
     { name: 'gid', value: 'integer', description: 'group of the root directory' },
     { name: 'nr_inodes', value: 'size', description: 'maximum number of inodes' },
   ];
 
   plan(mount: MountSpec): MountOp[] {
-    return [mountFsOp(mount, 'tmpfs')];
+    // The registry has already rewritten alias keys; a direct caller may not have.
+    const options = mount.options?.map((o) => canonicalOption(this.options, o));
+    return [mountFsOp(options ? { ...mount, options } : mount, 'tmpfs')];
   }
 }
