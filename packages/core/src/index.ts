@@ -31,6 +31,7 @@ export { loadPlugin, type PluginRef } from './plugins/plugin-loader.js';
 export { Runner, type RunOptions } from './run/runner.js';
 export type { StageStdio, StdioEntry } from './run/stage-launcher.js';
 export { type MountSpec, splitOption } from './spec/mount-spec.js';
+export { parseMountFlag, parseMountsFile, parseVolumeFlag } from './spec/parse-mount.js';
 export type { RunResult, RunSpec } from './spec/run-spec.js';
 export { DEFAULT_PATH } from './spec/run-spec.js';
 export { didYouMean } from './spec/suggest.js';
