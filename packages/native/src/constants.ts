@@ -75,3 +75,14 @@ export const MOUNT_ATTR_NOATIME = 0x10;
 export const MOUNT_ATTR_STRICTATIME = 0x20;
 export const MOUNT_ATTR_NODIRATIME = 0x80;
 export const MOUNT_ATTR_NOSYMFOLLOW = 0x200000;
+
+export const POSIX_SPAWN_SETSIGDEF = 0x04;
+export const POSIX_SPAWN_SETSIGMASK = 0x08;
+export const POSIX_SPAWN_SETSID = 0x80;
+export const WNOHANG = 1;
+export const O_RDWR = 2;
+export const TIOCGWINSZ = 0x5413;
+export const TIOCSWINSZ = 0x5414;
+export const TIOCGPTN = 0x80045430;
+export const TIOCSPTLCK = 0x40045431;
+export const TIOCGPTPEER = 0x5441;

@@ -21,6 +21,29 @@ export const c = {
   ioctl: libc.func('int ioctl(int fd, unsigned long request, ...)'),
   syscall: libc.func('long syscall(long number, ...)'),
   utimensat: libc.func('int utimensat(int dirfd, const char *path, _In_ uint8_t *times, int flags)'),
+  posix_spawn: libc.func(
+    'int posix_spawn(_Out_ int32_t *pid, const char *path, void *actions, void *attr, const char **argv, const char **envp)',
+  ),
+  posix_spawn_file_actions_init: libc.func('int posix_spawn_file_actions_init(void *actions)'),
+  posix_spawn_file_actions_destroy: libc.func('int posix_spawn_file_actions_destroy(void *actions)'),
+  posix_spawn_file_actions_addopen: libc.func(
+    'int posix_spawn_file_actions_addopen(void *actions, int fd, const char *path, int oflag, uint32_t mode)',
+  ),
+  posix_spawn_file_actions_adddup2: libc.func('int posix_spawn_file_actions_adddup2(void *actions, int fd, int newfd)'),
+  posix_spawn_file_actions_addchdir_np: libc.func(
+    'int posix_spawn_file_actions_addchdir_np(void *actions, const char *path)',
+  ),
+  posix_spawn_file_actions_addclosefrom_np: libc.func(
+    'int posix_spawn_file_actions_addclosefrom_np(void *actions, int from)',
+  ),
+  posix_spawnattr_init: libc.func('int posix_spawnattr_init(void *attr)'),
+  posix_spawnattr_destroy: libc.func('int posix_spawnattr_destroy(void *attr)'),
+  posix_spawnattr_setflags: libc.func('int posix_spawnattr_setflags(void *attr, short flags)'),
+  posix_spawnattr_setsigmask: libc.func('int posix_spawnattr_setsigmask(void *attr, const void *set)'),
+  posix_spawnattr_setsigdefault: libc.func('int posix_spawnattr_setsigdefault(void *attr, const void *set)'),
+  sigemptyset: libc.func('int sigemptyset(void *set)'),
+  sigfillset: libc.func('int sigfillset(void *set)'),
+  waitpid: libc.func('int waitpid(int pid, _Out_ int32_t *status, int options)'),
   poll: libc.func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
 };
 

@@ -57,7 +57,15 @@ export class Planner {
           : { type: 'dir', path: checkRootfs(spec.rootfs) },
       ops,
       hostname,
-      process: { argv: spec.argv, env: buildEnv(spec.env ?? [], hostname), cwd },
+      process: {
+        argv: spec.argv,
+        env: buildEnv(
+          [...(spec.terminal ? [`TERM=${process.env.TERM || 'xterm'}`] : []), ...(spec.env ?? [])],
+          hostname,
+        ),
+        cwd,
+        ...(spec.terminal ? { terminal: true } : {}),
+      },
     };
   }
 }

@@ -14,6 +14,12 @@ export interface RunSpec {
   hostname?: string;
   /** Mounts on top of the default ones; a mount on the same destination replaces the default. */
   mounts?: MountSpec[];
+  /**
+   * Run on a new pseudo-terminal, bound on /dev/console, as the command's controlling terminal and
+   * stdio; the caller's terminal is put in raw mode meanwhile and its size follows along. `TERM` is
+   * passed in (default `xterm`).
+   */
+  terminal?: boolean;
 }
 
 export interface RunResult {

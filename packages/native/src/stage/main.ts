@@ -1,9 +1,10 @@
 // The stage process: a fresh `node` that does the namespace work of exactly one run.
 // It loads only this package. Until the command is spawned it uses only synchronous calls on its
 // main thread (DESIGN.md §2). Plan in on fd 3, events out on fd 4 (protocol.ts).
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, readSync, writeSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
+import tty from 'node:tty';
 import {
   CLONE_NEWIPC,
   CLONE_NEWNET,
@@ -24,8 +25,10 @@ import { fdPath, resolveInRoot, StubLog } from '../in-root.js';
 import { executeOps } from '../interpreter.js';
 import { validateOps } from '../mount-op.js';
 import { overlayData } from '../overlay.js';
+import { copyWindowSize, openPty } from '../pty.js';
+import { reap, spawnCommand, type WaitStatus } from '../spawn.js';
 import { stageBindSources, unmountAll } from '../staging.js';
-import { hasCode } from '../syscall-error.js';
+import { hasCode, type SyscallError } from '../syscall-error.js';
 import {
   mount,
   open,
@@ -42,11 +45,11 @@ import { forbidThreadPool } from './guard.js';
 import { EVENT_FD, PARENT_ENV, PLAN_FD, type StageEvent, type StagePlan } from './protocol.js';
 
 const ENGINE_ERROR = 125;
+/** The stage works with umask 0 (exact modes); the command gets the usual one, as with docker. */
+const COMMAND_UMASK = 0o022;
 /** Sent by the kernel when the host process dies; the stage then kills the command and exits. */
 const PARENT_DEATH_SIGNAL = 'SIGUSR2';
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGWINCH'];
-
-let child: ChildProcess | undefined;
 
 function emit(event: StageEvent): void {
   try {
@@ -59,7 +62,7 @@ function emit(event: StageEvent): void {
 function fail(err: unknown): never {
   const e = err as { message?: string; code?: string };
   emit({ event: 'error', message: e?.message ?? String(err), ...(e?.code ? { code: e.code } : {}) });
-  child?.kill('SIGKILL');
+  kill('SIGKILL');
   process.exit(ENGINE_ERROR);
 }
 
@@ -109,7 +112,24 @@ function prepareRootfs(plan: StagePlan): { path: string; fd: number } {
   return { path: rootfs, fd: open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC) };
 }
 
-function setup(plan: StagePlan): void {
+/** Mount the pty slave of a new pair on /dev/console (as runc does); returns the master. */
+function setupConsole(rootFd: number, stubs: StubLog): number {
+  const { master, slave } = openPty(rootFd);
+  try {
+    const console = resolveInRoot(rootFd, '/dev/console', { kind: 'file', mode: 0o600 }, stubs);
+    try {
+      mount(fdPath(slave), fdPath(console.fd), null, MS_BIND);
+    } finally {
+      closeSync(console.fd);
+    }
+  } finally {
+    closeSync(slave);
+  }
+  return master;
+}
+
+/** Everything up to pivot_root; returns the console's pty master with --terminal. */
+function setup(plan: StagePlan): number | undefined {
   const ns = plan.namespaces;
   const pidfd = ns.pid ? pidfdOpen(process.pid) : -1;
   unshare(
@@ -125,12 +145,14 @@ function setup(plan: StagePlan): void {
   const rootfs = prepareRootfs(plan);
   const pidnsFd = ns.pid ? pidNamespaceForChildren(pidfd) : undefined;
   const stubs = StubLog.forRoot(rootfs.fd);
+  let master: number | undefined;
   try {
     const { ops, staged } = stageBindSources(plan.ops, `${plan.runroot}/mnt`);
     executeOps(ops, { rootFd: rootfs.fd, pidnsFd, scratchDir: `${plan.runroot}/scratch`, stubs });
     // The container's mounts are made: the staged copies have done their job.
     unmountAll(staged);
     closeSync(resolveInRoot(rootfs.fd, plan.process.cwd, { kind: 'dir', mode: 0o755 }, stubs).fd);
+    if (plan.process.terminal) master = setupConsole(rootfs.fd, stubs);
   } finally {
     if (stubs.stubs.length) emit({ event: 'stubs', stubs: stubs.stubs, parents: stubs.parents });
   }
@@ -140,57 +162,133 @@ function setup(plan: StagePlan): void {
   pivotRoot('.', '.');
   umount2('.', MNT_DETACH);
   process.chdir('/');
+  return master;
 }
 
-function env(list: string[]): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = {};
-  for (const kv of list) {
-    const i = kv.indexOf('=');
-    out[kv.slice(0, i)] = kv.slice(i + 1);
+/** The command's pid once it runs. */
+let commandPid: number | undefined;
+
+/** The console pty: its slave is on /dev/console, its master relayed to this process's stdio. */
+interface Terminal {
+  master: number;
+  /** Resolves when the command's side of the pty is closed and its output written. */
+  drained: Promise<void>;
+  restore(): void;
+}
+
+function relayTerminal(master: number): Terminal {
+  copyWindowSize(1, master) || copyWindowSize(0, master);
+
+  const pty = new tty.ReadStream(master);
+  let input: tty.ReadStream | Socket | undefined;
+  if (tty.isatty(0)) {
+    const stdin = new tty.ReadStream(0);
+    stdin.setRawMode(true);
+    input = stdin;
+  } else if (fstatSync(0).isFIFO() || fstatSync(0).isSocket()) {
+    input = new Socket({ fd: 0, readable: true, writable: false });
   }
-  return out;
+  input?.on('data', (data) => pty.write(data));
+  input?.on('error', () => {});
+  pty.on('data', (data) => process.stdout.write(data));
+  const drained = new Promise<void>((resolve) => {
+    // EIO once every slave fd is closed: the command and all its processes are gone.
+    pty.on('error', () => resolve());
+    pty.on('end', () => resolve());
+  });
+  return {
+    master,
+    drained,
+    restore() {
+      if (input instanceof tty.ReadStream) input.setRawMode(false);
+      input?.destroy();
+    },
+  };
 }
 
-function run(plan: StagePlan): void {
-  const [file, ...args] = plan.process.argv;
-  child = spawn(file, args, { cwd: plan.process.cwd, env: env(plan.process.env), stdio: 'inherit' });
-  child.on('error', (err: NodeJS.ErrnoException) => {
-    emit({ event: 'exec-error', file, code: err.code ?? 'UNKNOWN', message: err.message });
-    process.exit(err.code === 'ENOENT' ? 127 : 126);
-  });
-  child.on('exit', (code, signal) => {
-    emit({ event: 'exit', code, signal });
-    process.exit(code ?? 128 + (signal ? osConstants.signals[signal] : 0));
-  });
-  if (child.pid !== undefined) emit({ event: 'started', pid: child.pid });
+function run(plan: StagePlan, master: number | undefined): void {
+  const { argv, env, cwd } = plan.process;
+  const terminal = master === undefined ? undefined : relayTerminal(master);
+  let ended = false;
+  const onExit = async (status: WaitStatus) => {
+    ended = true;
+    if (terminal) {
+      await terminal.drained;
+      terminal.restore();
+    }
+    const signal = status.signal === null ? null : signalName(status.signal);
+    emit({ event: 'exit', code: status.code, signal });
+    const exit = () => process.exit(status.code ?? 128 + (status.signal ?? 0));
+    // Without a terminal, stdout is the command's: the stage never opens it as a stream (libuv would
+    // make a shared pipe non-blocking under the command's feet).
+    if (terminal) process.stdout.write('', exit);
+    else exit();
+  };
+  const check = () => {
+    if (commandPid === undefined || ended) return;
+    const status = reap(commandPid);
+    if (status) void onExit(status);
+  };
+  process.on('SIGCHLD', check);
+  process.umask(COMMAND_UMASK);
+  try {
+    commandPid = spawnCommand({ argv, env, cwd, terminal: terminal ? '/dev/console' : undefined });
+  } catch (err) {
+    const e = err as SyscallError;
+    terminal?.restore();
+    emit({ event: 'exec-error', file: argv[0], code: e.code ?? 'UNKNOWN', message: e.message });
+    process.exit(e.code === 'ENOENT' ? 127 : 126);
+  }
+  emit({ event: 'started', pid: commandPid });
+  // Signal listeners do not keep Node alive; this also re-checks in case a SIGCHLD was missed.
+  setInterval(check, 1000);
+  if (terminal) process.on('SIGWINCH', () => copyWindowSize(1, terminal.master) || copyWindowSize(0, terminal.master));
+  check();
 }
+
+const signalName = (n: number): string =>
+  Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0] ?? `SIG${n}`;
+
+function kill(signal: NodeJS.Signals | number): void {
+  if (commandPid === undefined) return;
+  try {
+    process.kill(commandPid, signal);
+  } catch {
+    // gone already
+  }
+}
+
+let plan: StagePlan | undefined;
 
 function main(): void {
   setParentDeathSignal(osConstants.signals[PARENT_DEATH_SIGNAL]);
   if (String(process.ppid) !== process.env[PARENT_ENV]) process.exit(ENGINE_ERROR); // host died before prctl
   process.on(PARENT_DEATH_SIGNAL, () => {
-    child?.kill('SIGKILL');
+    kill('SIGKILL');
     process.exit(ENGINE_ERROR);
   });
   // Until the command runs, a signal ends the run; afterwards it is passed on to the command.
   for (const sig of FORWARDED_SIGNALS) {
     process.on(sig, () => {
-      if (child?.pid !== undefined) child.kill(sig);
-      else if (sig !== 'SIGWINCH' && sig !== 'SIGUSR1') {
+      if (commandPid !== undefined) {
+        if (sig !== 'SIGWINCH' || !plan?.process.terminal) kill(sig);
+      } else if (sig !== 'SIGWINCH' && sig !== 'SIGUSR1') {
         emit({ event: 'exit', code: null, signal: sig });
         process.exit(128 + osConstants.signals[sig]);
       }
     });
   }
   process.umask(0);
-  let plan: StagePlan;
+  let ready: StagePlan;
+  let master: number | undefined;
   try {
-    plan = readPlan();
-    setup(plan);
+    ready = readPlan();
+    plan = ready;
+    master = setup(ready);
   } catch (err) {
     fail(err);
   }
-  run(plan);
+  run(ready, master);
 }
 
 main();

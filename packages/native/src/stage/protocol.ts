@@ -29,6 +29,8 @@ export interface StagePlan {
     env: string[];
     /** Working directory inside the rootfs; created if missing. */
     cwd: string;
+    /** Run on a new pty (bound on /dev/console), relaying this process's stdio to it. */
+    terminal?: boolean;
   };
 }
 
