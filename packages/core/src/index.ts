@@ -35,3 +35,4 @@ export { parseMountFlag, parseMountsFile, parseVolumeFlag } from './spec/parse-m
 export type { RunResult, RunSpec } from './spec/run-spec.js';
 export { DEFAULT_PATH } from './spec/run-spec.js';
 export { didYouMean } from './spec/suggest.js';
+export { type DirMode, type DirModeSpec, dirModeMounts } from './spec/dir-modes.js';

@@ -5,6 +5,7 @@ import type { MountOp, StagePlan } from '@builder/native/ops';
 import { inject, injectable } from 'inversify';
 import { MountKindRegistry } from '../contributions/mount-kind-registry.js';
 import { RootfsError, SpecError } from '../errors.js';
+import { dirModeMounts } from '../spec/dir-modes.js';
 import type { MountSpec } from '../spec/mount-spec.js';
 import { DEFAULT_PATH, type RunSpec } from '../spec/run-spec.js';
 import { DEFAULT_MOUNTS } from './default-mounts.js';
@@ -37,9 +38,10 @@ export class Planner {
 
     // A user mount on a default's destination takes that default's place in the order, so that a
     // user's /dev still comes before the default /dev/pts on top of it.
-    const userByDest = new Map((spec.mounts ?? []).map((m) => [normalizeDestination(m.destination), m]));
+    const userMounts = [...dirModeMounts(spec.dirModes ?? []), ...(spec.mounts ?? [])];
+    const userByDest = new Map(userMounts.map((m) => [normalizeDestination(m.destination), m]));
     const mounts: MountSpec[] = DEFAULT_MOUNTS.map((d) => userByDest.get(d.destination) ?? d);
-    for (const m of spec.mounts ?? []) if (!mounts.includes(m)) mounts.push(m);
+    for (const m of userMounts) if (!mounts.includes(m)) mounts.push(m);
     const ctx = { runId };
     const ops = mounts.flatMap((m) => {
       const { kind, mount } = this.registry.resolve(m);

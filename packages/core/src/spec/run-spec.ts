@@ -1,3 +1,4 @@
+import type { DirModeSpec } from './dir-modes.js';
 import type { MountSpec } from './mount-spec.js';
 
 /** Everything one run needs. The CLI's flags and library callers both build this. */
@@ -12,6 +13,11 @@ export interface RunSpec {
   cwd?: string;
   /** Host name inside the container. Default: the run's id. */
   hostname?: string;
+  /**
+   * BenchExec's directory modes (hidden, read-only, overlay, full-access) for host directories;
+   * they are mounted after the default mounts and before `mounts`.
+   */
+  dirModes?: DirModeSpec[];
   /** Mounts on top of the default ones; a mount on the same destination replaces the default. */
   mounts?: MountSpec[];
   /**
