@@ -5,7 +5,7 @@ import { MountKindRegistry } from './contributions/mount-kind-registry.js';
 import { BuilderError, PluginError } from './errors.js';
 import { Logger, type LogLevel, WinstonLogger } from './logging/logger.js';
 import { EngineSettings, Planner } from './plan/planner.js';
-import { type LoadedPlugin, loadPlugin, type PluginRef } from './plugins/plugin-loader.js';
+import { BUILTIN_PLUGINS, type LoadedPlugin, loadPlugin, type PluginRef } from './plugins/plugin-loader.js';
 import { Runner, type RunOptions } from './run/runner.js';
 import { prestartStage } from './run/stage-launcher.js';
 import type { RunResult, RunSpec } from './spec/run-spec.js';
@@ -39,7 +39,7 @@ export interface Engine {
   readonly container: Container;
 }
 
-export const DEFAULT_PLUGINS: readonly string[] = ['@builder/plugins'];
+export const DEFAULT_PLUGINS: readonly string[] = [BUILTIN_PLUGINS];
 
 /** Build an engine: a DI container with the core services and every plugin loaded. */
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
