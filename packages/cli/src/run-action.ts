@@ -1,12 +1,48 @@
+import { readFileSync } from 'node:fs';
+import type * as Core from '@builder/core';
+import { engineOptions } from './engine-options.js';
 import type { RunFlags } from './run-flags.js';
 
 /** What `builder run` does once its arguments are parsed: returns the exit status. */
 export async function runAction(flags: RunFlags, argv: string[]): Promise<number> {
-  const { createEngine } = await import('@builder/core');
-  const engine = await createEngine({ logLevel: flags['log-level'] as 'warn' });
+  const core = await import('@builder/core');
+  const mounts = userMounts(core, flags);
+  const engine = await core.createEngine({
+    logLevel: flags['log-level'] as 'warn',
+    ...engineOptions(core, flags.plugin),
+  });
   const result = await engine.run(
-    { argv, rootfs: flags.rootfs, env: flags.env, cwd: flags.workdir, hostname: flags.hostname },
+    {
+      argv,
+      rootfs: flags.rootfs,
+      env: flags.env,
+      cwd: flags.workdir,
+      hostname: flags.hostname,
+      ...(mounts.length ? { mounts } : {}),
+    },
     { forwardSignals: true },
   );
   return result.exitCode;
+}
+
+/** The user's mounts, in order: the --mounts-file entries, then each --mount, then each -v. */
+export function userMounts(core: typeof Core, flags: RunFlags): Core.MountSpec[] {
+  const file = flags['mounts-file'];
+  const fromFile = file === undefined ? [] : core.parseMountsFile(readMountsFile(core, file), file);
+  return [
+    ...fromFile,
+    ...(flags.mount ?? []).map(core.parseMountFlag),
+    ...(flags.volume ?? []).map(core.parseVolumeFlag),
+  ];
+}
+
+function readMountsFile(core: typeof Core, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new core.SpecError(
+      `mounts file ${JSON.stringify(file)}: ${e.code === 'ENOENT' ? 'no such file' : `cannot read it (${e.code ?? e.message})`}`,
+    );
+  }
 }

@@ -3,7 +3,7 @@
 // without loading oclif at all (≈ 160 ms on the hot path). Keep this file free of heavy imports.
 
 export interface RunFlagSpec {
-  name: 'rootfs' | 'env' | 'workdir' | 'hostname' | 'log-level';
+  name: 'rootfs' | 'env' | 'workdir' | 'hostname' | 'mount' | 'volume' | 'mounts-file' | 'plugin' | 'log-level';
   char?: string;
   multiple?: boolean;
   default?: string;
@@ -43,6 +43,37 @@ export const RUN_FLAGS: readonly RunFlagSpec[] = [
     helpValue: 'DIR',
   },
   { name: 'hostname', description: 'host name inside the container (default: the run id)', helpValue: 'NAME' },
+  {
+    name: 'mount',
+    multiple: true,
+    description:
+      'add a mount, docker/buildah style: type=KIND,destination=DIR[,source=SRC][,readonly][,OPTION…]; kinds and their options: `builder mount-kinds --options`. User mounts come after the default ones, in this order: the --mounts-file entries, then each --mount, then each -v, in command-line order; a mount on a default destination (/dev/shm …) replaces that default',
+    helpValue: 'TEXT',
+    helpGroup: 'MOUNT',
+  },
+  {
+    name: 'volume',
+    char: 'v',
+    multiple: true,
+    description:
+      'bind-mount a host directory, buildah/podman style: SRC:DST[:OPTS], both absolute (\\: for a colon in a path); OPTS: ro, rw, rbind, nobind, propagation, [no]exec, [no]dev, [no]suid, U, z, Z, or O for an overlay (writes go to a throw-away tmpfs, or to upperdir=DIR,workdir=DIR)',
+    helpValue: 'SRC:DST[:OPTS]',
+    helpGroup: 'MOUNT',
+  },
+  {
+    name: 'mounts-file',
+    description:
+      'add the mounts listed in a JSON file: an array of OCI runtime spec mounts entries ({"destination", "type", "source", "options"})',
+    helpValue: 'FILE',
+    helpGroup: 'MOUNT',
+  },
+  {
+    name: 'plugin',
+    multiple: true,
+    description:
+      'load a plugin: an npm package name (looked up from the current directory first) or a path; after the built-in plugins and those of the config file ($BUILDER_CONFIG or /etc/builder/config.json)',
+    helpValue: 'PKG_OR_PATH',
+  },
 ];
 
 export interface RunFlags {
@@ -50,6 +81,10 @@ export interface RunFlags {
   env?: string[];
   workdir: string;
   hostname?: string;
+  mount?: string[];
+  volume?: string[];
+  'mounts-file'?: string;
+  plugin?: string[];
   'log-level': string;
 }
 
@@ -100,6 +135,10 @@ export function parseRunArgs(args: readonly string[]): { flags: RunFlags; argv: 
       env: values.get('env'),
       workdir: one('workdir') ?? '/',
       hostname: one('hostname'),
+      mount: values.get('mount'),
+      volume: values.get('volume'),
+      'mounts-file': one('mounts-file'),
+      plugin: values.get('plugin'),
       'log-level': one('log-level') ?? 'warn',
     },
     argv: args.slice(i),

@@ -17,6 +17,15 @@ const accepted: string[][] = [
   ['--rootfs', '/r', 'true'],
   ['-e', 'A=1', 'env'],
   ['--rootfs', '/r', '--', '--not-a-flag'],
+  ['--mount', 'type=tmpfs,destination=/t,tmpfs-size=1m', '--', 'true'],
+  ['--mount=type=tmpfs,dst=/a', '--mount', 'type=bind,src=/s,dst=/b,ro', '--rootfs', '/r', '--', 'true'],
+  ['--mount', 'type=tmpfs,"target=/a,b"', 'true'],
+  ['-v', '/src:/src:ro', '--', 'make'],
+  ['-v/a:/b', '--volume', '/c:/d:O', '--volume=/e\\:f:/g', '-v', '/h:/i:rbind,nodev', '--', 'true'],
+  ['--mounts-file', 'mounts.json', '--mount', 'type=tmpfs,dst=/t', '-v', '/a:/b', '--', 'true'],
+  ['--mounts-file=/etc/m.json', 'true'],
+  ['--plugin', './p', '--plugin=@acme/builder-plugin', '--plugin', 'x', '--', 'true'],
+  ['-v', '/a:/b', '-e', 'A=1', '--mount', 'type=tmpfs,dst=/t', '-v', '/c:/d', '--', 'sh', '-c', 'true'],
 ];
 
 const refused: string[][] = [
@@ -26,6 +35,12 @@ const refused: string[][] = [
   ['--log-level', 'loud', '--', 'x'],
   ['--hostname'],
   ['-e'],
+  ['--mounts-file', 'a.json', '--mounts-file', 'b.json', '--', 'x'],
+  ['--mount'],
+  ['-v'],
+  ['--plugin'],
+  ['--mounts', 'type=tmpfs,dst=/t', '--', 'x'],
+  ['--volumes', '/a:/b', '--', 'x'],
 ];
 
 describe('parseRunArgs', () => {
@@ -41,6 +56,10 @@ describe('parseRunArgs', () => {
         env: flags.env,
         workdir: flags.workdir,
         hostname: flags.hostname,
+        mount: flags.mount,
+        volume: flags.volume,
+        'mounts-file': flags['mounts-file'],
+        plugin: flags.plugin,
         'log-level': flags['log-level'],
       });
     });
@@ -53,14 +72,44 @@ describe('parseRunArgs', () => {
     });
   }
 
+  it('keeps the values of each multiple flag in command-line order', () => {
+    expect(
+      parseRunArgs([
+        '-v',
+        '/a:/a',
+        '--mount',
+        'type=tmpfs,dst=/m',
+        '--volume',
+        '/b:/b',
+        '--mount=type=tmpfs,dst=/n',
+        'true',
+      ])?.flags,
+    ).toMatchObject({
+      mount: ['type=tmpfs,dst=/m', 'type=tmpfs,dst=/n'],
+      volume: ['/a:/a', '/b:/b'],
+    });
+  });
+
   it('leaves a value that looks like a flag to oclif', () => {
+    expect(parseRunArgs(['-v', '--', 'x'])).toBeUndefined();
+    expect(parseRunArgs(['--mount', '-v', '/a:/b', 'x'])).toBeUndefined();
     expect(parseRunArgs(['--rootfs', '--', 'x'])).toBeUndefined();
     expect(parseRunArgs(['-w', '-e', 'x'])).toBeUndefined();
   });
 
   it('stops at the first argument that is not a flag, as docker does', () => {
     expect(parseRunArgs(['--rootfs', '/r', 'sh', '-c', 'echo $A'])).toEqual({
-      flags: { rootfs: '/r', env: undefined, workdir: '/', hostname: undefined, 'log-level': 'warn' },
+      flags: {
+        rootfs: '/r',
+        env: undefined,
+        workdir: '/',
+        hostname: undefined,
+        mount: undefined,
+        volume: undefined,
+        'mounts-file': undefined,
+        plugin: undefined,
+        'log-level': 'warn',
+      },
       argv: ['sh', '-c', 'echo $A'],
     });
   });

@@ -26,7 +26,7 @@ export interface MountKindInfo {
   type: string;
   description: string;
   origin: string;
-  options: { name: string; value: string; description: string }[];
+  options: { name: string; value: string; description: string; aliases?: string[] }[];
 }
 
 export interface Engine {
@@ -73,7 +73,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
         type: k.type,
         description: k.description,
         origin: origins.get(k) ?? '(unknown)',
-        options: k.options.map((o) => ({ ...o })),
+        options: k.options.map((o) => ({ ...o, ...(o.aliases ? { aliases: [...o.aliases] } : {}) })),
       })),
   };
 }

@@ -10,6 +10,10 @@ export default class Run extends BuilderCommand {
 
 Without --rootfs, the root filesystem is a copy-on-write view of the host's own root: the command sees the host's files, and whatever it writes is thrown away when it exits.
 
+Mounts of your own come after the default ones: first the entries of --mounts-file, then each --mount, then each -v, in command-line order. Each is handed to the plugin of its type (\`builder mount-kinds\` lists them and their options); a mistake in one is an error before anything runs.
+
+Plugins: the built-in ones, then those of the config file ($BUILDER_CONFIG, else /etc/builder/config.json: {"plugins": […], "runroot": DIR}), then each --plugin.
+
 The exit status is the command's own; 125 when builder itself failed, 126 when the command could not be executed, 127 when it was not found, 128+N when it was killed by signal N. SIGINT, SIGTERM and SIGHUP are passed on to the command; the third SIGINT or SIGTERM kills it.`;
 
   static override examples = [
@@ -23,6 +27,29 @@ The exit status is the command's own; 125 when builder itself failed, 126 when t
         "<%= config.bin %> <%= command.id %> --rootfs ./rootfs -e GREETING=hello --workdir /work -- sh -c 'echo $GREETING from $(pwd)'",
     },
     {
+      description: 'Give the command a 64 MiB scratch tmpfs on /scratch:',
+      command:
+        '<%= config.bin %> <%= command.id %> --rootfs ./rootfs --mount type=tmpfs,destination=/scratch,tmpfs-size=64m -- df -h /scratch',
+    },
+    {
+      description: 'Bind-mount a host directory read-only (--mount and -v say the same thing):',
+      command:
+        '<%= config.bin %> <%= command.id %> --rootfs ./rootfs --mount type=bind,source=/srv/data,destination=/data,readonly -- ls /data',
+    },
+    {
+      description: 'Build the sources in /src, read-only, with buildah/podman -v syntax:',
+      command: '<%= config.bin %> <%= command.id %> --rootfs ./rootfs -v /src:/src:ro --workdir /src -- make -n',
+    },
+    {
+      description: 'Let the command write over /src, discarding the writes (an overlay with a throw-away upper layer):',
+      command: '<%= config.bin %> <%= command.id %> --rootfs ./rootfs -v /src:/src:O --workdir /src -- make',
+    },
+    {
+      description: 'Add the mounts of a JSON file (the mounts array of an OCI config.json) and a third-party plugin:',
+      command:
+        '<%= config.bin %> <%= command.id %> --rootfs ./rootfs --mounts-file mounts.json --plugin ./my-plugin -- true',
+    },
+    {
       description: 'Pass the exit status through:',
       command: `<%= config.bin %> <%= command.id %> --rootfs ./rootfs -- sh -c 'exit 7'; echo $?`,
     },
@@ -30,7 +57,7 @@ The exit status is the command's own; 125 when builder itself failed, 126 when t
 
   static override strict = false;
   static override usage =
-    '<%= command.id %> [--rootfs DIR] [-e KEY=VALUE]... [--workdir DIR] [--hostname NAME] [--] COMMAND [ARG...]';
+    '<%= command.id %> [--rootfs DIR] [-e KEY=VALUE]... [--workdir DIR] [--hostname NAME] [--mount TEXT]... [-v SRC:DST[:OPTS]]... [--mounts-file FILE] [--plugin PKG_OR_PATH]... [--] COMMAND [ARG...]';
 
   static override flags: Interfaces.FlagInput = Object.fromEntries(
     RUN_FLAGS.map((spec) => [spec.name, oclifFlag(spec)]),
