@@ -179,9 +179,19 @@ describe('OverlayMountKind', () => {
     return err.message;
   };
 
-  it('is a read-only overlay of the source by default', () => {
+  it('takes the source as the lower directory', () => {
     expect(kind.type).toBe('overlay');
-    expect(overlay(undefined, '/srv/base')).toEqual([{ op: 'overlay', target: '/o', lowerdirs: ['/srv/base'] }]);
+    expect(overlay(['tmpfs-upper'], '/srv/base')).toEqual([
+      { op: 'overlay', target: '/o', lowerdirs: ['/srv/base'], scratchUpper: true },
+    ]);
+  });
+
+  it('is read-only without an upper layer, and then needs two lower directories (as the kernel)', () => {
+    expect(overlay(['lowerdir=/a:/b'])).toEqual([{ op: 'overlay', target: '/o', lowerdirs: ['/a', '/b'] }]);
+    const needsTwo =
+      'mount on /o (type overlay): a read-only overlay needs at least two lower directories: add tmpfs-upper (or upperdir and workdir), or use a read-only bind';
+    expect(problem(undefined, '/srv/base')).toBe(needsTwo);
+    expect(problem(['lowerdir=/a', 'ro'])).toBe(needsTwo);
   });
 
   it('takes lowerdirs top first, and ignores the source then (OCI specs say "overlay")', () => {
@@ -204,8 +214,8 @@ describe('OverlayMountKind', () => {
   });
 
   it('carries ro, and the exec/dev/suid words', () => {
-    expect(overlay(['ro', 'dev', 'exec'], '/l')).toEqual([
-      { op: 'overlay', target: '/o', lowerdirs: ['/l'], flags: ['ro', 'dev', 'exec'] },
+    expect(overlay(['ro', 'dev', 'exec', 'lowerdir=/l:/m'])).toEqual([
+      { op: 'overlay', target: '/o', lowerdirs: ['/l', '/m'], flags: ['ro', 'dev', 'exec'] },
     ]);
   });
 
@@ -254,7 +264,7 @@ describe('OverlayMountKind', () => {
   });
 
   it('plans ops the stage accepts', () => {
-    for (const options of [['lowerdir=/a:/b', 'upperdir=/u', 'workdir=/w'], ['tmpfs-upper', 'ro'], ['lowerdir=/x']])
+    for (const options of [['lowerdir=/a:/b', 'upperdir=/u', 'workdir=/w'], ['tmpfs-upper', 'ro'], ['lowerdir=/x:/y']])
       expect(validateOps(overlay(options, '/l')), options.join(',')).toEqual([]);
   });
 });
@@ -368,9 +378,13 @@ describe('through the engine (createEngine, built packages)', () => {
     expect(planError({ type: 'bind', source: join(dir, 'missing'), destination: '/b' })).toBe(
       `mount on /b (type bind): bind source "${join(dir, 'missing')}" does not exist`,
     );
-    expect(planError({ type: 'overlay', destination: '/o', options: [`lowerdir=${join(dir, 'nope')}`] })).toBe(
-      `mount on /o (type overlay): overlay lowerdir "${join(dir, 'nope')}" does not exist`,
-    );
+    expect(
+      planError({
+        type: 'overlay',
+        destination: '/o',
+        options: [`lowerdir=${join(dir, 'nope')}:${join(dir, 'lower1')}`],
+      }),
+    ).toBe(`mount on /o (type overlay): overlay lowerdir "${join(dir, 'nope')}" does not exist`);
     expect(planError({ type: 'bind', source: join(dir, 'src'), destination: '/b', options: ['robind'] })).toMatch(
       /^mount on \/b \(type bind\): unknown option "robind"/,
     );
