@@ -1,0 +1,287 @@
+// `builder run --mount / -v / --mounts-file / --plugin` and `builder mount-kinds`, end to end as root.
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type MountInfo, parseMountInfo } from '@builder/native/ops';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { builder, type Finished, run } from '../helpers/cli.js';
+import { hostMounts, requireRoot } from '../helpers/host.js';
+import { makeBusyboxRootfs } from '../helpers/rootfs.js';
+
+const NODE_MODULES = fileURLToPath(new URL('../../node_modules', import.meta.url));
+const BUILTIN = ['bind', 'dev', 'devpts', 'mqueue', 'overlay', 'proc', 'sysfs', 'tmpfs'];
+
+let rootfs: ReturnType<typeof makeBusyboxRootfs>;
+/** Bind sources, mounts files, a third-party plugin and a config file. */
+let scratch: string;
+let plugin: string;
+let mountsBefore: string;
+
+// A third-party plugin as a user writes one: plain ESM, the engine's API from @builder/core.
+const PLUGIN_SOURCE = `import { mountFsOp, mountKindModule } from '@builder/core';
+import { injectable } from '@builder/core/di';
+
+class ScratchMountKind {
+  type = 'e2e-scratch';
+  description = 'A tmpfs labelled by the e2e plugin.';
+  options = [{ name: 'size', value: 'size', description: 'its size' }];
+  plan(mount) {
+    return [mountFsOp(mount, 'tmpfs', ['mode=0700'])];
+  }
+}
+injectable()(ScratchMountKind);
+export default mountKindModule(ScratchMountKind);
+`;
+
+beforeAll(() => {
+  requireRoot();
+  rootfs = makeBusyboxRootfs();
+  scratch = realpathSync(mkdtempSync(join(tmpdir(), 'builder-e2e-cli-mounts-')));
+  mkdirSync(join(scratch, 'data'));
+  writeFileSync(join(scratch, 'data', 'hello.txt'), 'hello from the host\n');
+  // The plugin finds @builder/core the way an installed one would: through node_modules above it.
+  symlinkSync(NODE_MODULES, join(scratch, 'node_modules'));
+  plugin = join(scratch, 'scratch-plugin.mjs');
+  writeFileSync(plugin, PLUGIN_SOURCE);
+});
+afterAll(() => {
+  rootfs?.remove();
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+// Invariant 1: the host mount table is identical before and after every test.
+beforeEach(() => {
+  mountsBefore = hostMounts();
+});
+afterEach(() => {
+  expect(hostMounts()).toBe(mountsBefore);
+});
+
+/** Invariant 3: exit status 125 and exactly one stderr line, `Error: …`, matching `pattern`. */
+function expectOneError(r: Finished, pattern: RegExp): void {
+  expect(r.code).toBe(125);
+  expect(r.stderr.endsWith('\n')).toBe(true);
+  const lines = r.stderr.slice(0, -1).split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^Error: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(r.stdout).toBe('');
+}
+
+/** Run `cat /proc/self/mountinfo` in the container with `flags`; its mounts. */
+async function mountsInside(flags: string[]): Promise<MountInfo[]> {
+  const r = await run(rootfs.path, ['cat', '/proc/self/mountinfo'], flags);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  return parseMountInfo(r.stdout);
+}
+
+/** Run `builder …` with $BUILDER_CONFIG set to `config` (the child inherits the environment). */
+async function withConfig(config: string, args: string[]): Promise<Finished> {
+  const before = process.env.BUILDER_CONFIG;
+  process.env.BUILDER_CONFIG = config;
+  try {
+    return await builder(args);
+  } finally {
+    if (before === undefined) delete process.env.BUILDER_CONFIG;
+    else process.env.BUILDER_CONFIG = before;
+  }
+}
+
+describe('builder mount-kinds', () => {
+  it('--json lists the built-in kinds with their origin', async () => {
+    const r = await builder(['mount-kinds', '--json']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    const kinds = JSON.parse(r.stdout) as { type: string; origin: string; description: string; options: unknown[] }[];
+    for (const type of ['proc', 'sysfs', 'dev', 'devpts', 'tmpfs', 'mqueue'])
+      expect(kinds.find((k) => k.type === type)?.origin).toBe('@builder/plugins');
+    expect(kinds.map((k) => k.type)).toEqual(BUILTIN);
+    const tmpfs = kinds.find((k) => k.type === 'tmpfs');
+    expect(tmpfs?.description).toBe('A fresh in-memory filesystem.');
+    expect(tmpfs?.options).toContainEqual(expect.objectContaining({ name: 'size', value: 'size' }));
+  });
+
+  it('prints a table, and each kind’s options with --options', async () => {
+    const r = await builder(['mount-kinds']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^TYPE +ORIGIN +DESCRIPTION$/);
+    expect(lines.slice(1).map((l) => l.split(/ +/)[0])).toEqual(BUILTIN);
+    expect(lines).toContainEqual(expect.stringMatching(/^tmpfs +@builder\/plugins +A fresh in-memory filesystem\.$/));
+
+    const o = await builder(['mount-kinds', '-o']);
+    expect(o.code).toBe(0);
+    expect(o.stdout).toMatch(/^TYPE +OPTION +VALUE +DESCRIPTION$/m);
+    expect(o.stdout).toMatch(/^tmpfs +size, tmpfs-size +size +/m);
+  });
+
+  it('adds a plugin given with --plugin, naming it as the origin', async () => {
+    const r = await builder(['mount-kinds', '--json', '--plugin', plugin]);
+    expect(r.code).toBe(0);
+    const kinds = JSON.parse(r.stdout) as { type: string; origin: string }[];
+    expect(kinds.find((k) => k.type === 'e2e-scratch')).toEqual({
+      type: 'e2e-scratch',
+      origin: plugin,
+      description: 'A tmpfs labelled by the e2e plugin.',
+      options: [{ name: 'size', value: 'size', description: 'its size' }],
+    });
+  });
+
+  it('adds the plugins of the config file, relative to the file', async () => {
+    const config = join(scratch, 'config.json');
+    writeFileSync(config, JSON.stringify({ plugins: ['./scratch-plugin.mjs'] }));
+    const r = await withConfig(config, ['mount-kinds', '--json']);
+    expect(r.stderr).toBe('');
+    const kinds = JSON.parse(r.stdout) as { type: string; origin: string }[];
+    expect(kinds.find((k) => k.type === 'e2e-scratch')?.origin).toBe(plugin);
+  });
+
+  it('refuses a plugin that does not exist', async () => {
+    expectOneError(
+      await builder(['mount-kinds', '--plugin', './no-such-plugin']),
+      /plugin "\.\/no-such-plugin": not found/,
+    );
+  });
+});
+
+describe('builder run with user mounts', () => {
+  it('--mount makes a tmpfs with its size', async () => {
+    const mounts = await mountsInside(['--mount', 'type=tmpfs,destination=/scratch,tmpfs-size=1m']);
+    const m = mounts.find((x) => x.mountPoint === '/scratch');
+    expect(m?.fstype).toBe('tmpfs');
+    expect(m?.superOptions).toContain('size=1024k');
+  });
+
+  it('-v SRC:DST:ro binds a host directory read-only', async () => {
+    const r = await run(
+      rootfs.path,
+      [
+        'sh',
+        '-c',
+        'cat /data/hello.txt; touch /data/new 2>/dev/null && echo wrote; grep " /data " /proc/self/mountinfo',
+      ],
+      ['-v', `${join(scratch, 'data')}:/data:ro`],
+    );
+    expect(r.code).toBe(0);
+    const [hello, line] = r.stdout.split('\n');
+    expect(hello).toBe('hello from the host');
+    expect(r.stdout).not.toContain('wrote');
+    expect(line.split(' ')[5].split(',')).toContain('ro');
+  });
+
+  it('--mount type=bind,…,readonly says the same as -v', async () => {
+    const mounts = await mountsInside([
+      '--mount',
+      `type=bind,source=${join(scratch, 'data')},destination=/data,readonly`,
+    ]);
+    expect(mounts.find((m) => m.mountPoint === '/data')?.options).toContain('ro');
+  });
+
+  it('mounts the --mounts-file entries, then --mount, then -v', async () => {
+    const file = join(scratch, 'mounts.json');
+    writeFileSync(
+      file,
+      JSON.stringify([
+        { destination: '/f', type: 'tmpfs', options: ['size=2m'] },
+        { destination: '/g', source: join(scratch, 'data'), options: ['rbind', 'ro'] },
+      ]),
+    );
+    // Given in the opposite order on the command line: the order of the kinds wins.
+    const mounts = await mountsInside([
+      '-v',
+      `${join(scratch, 'data')}:/v`,
+      '--mount',
+      'type=tmpfs,dst=/m',
+      '--mounts-file',
+      file,
+    ]);
+    const order = mounts.map((m) => m.mountPoint).filter((p) => ['/f', '/g', '/m', '/v'].includes(p));
+    expect(order).toEqual(['/f', '/g', '/m', '/v']);
+    expect(mounts.find((m) => m.mountPoint === '/f')?.superOptions).toContain('size=2048k');
+  });
+
+  it('uses a mount kind of a --plugin', async () => {
+    const mounts = await mountsInside(['--plugin', plugin, '--mount', 'type=e2e-scratch,dst=/p,size=1m']);
+    const m = mounts.find((x) => x.mountPoint === '/p');
+    expect(m?.fstype).toBe('tmpfs');
+    expect(m?.superOptions).toContain('mode=700');
+  });
+});
+
+describe('builder run refuses bad mounts with one line, exit 125, host unchanged', () => {
+  const bad: [string, string[], RegExp][] = [
+    [
+      'an unknown mount type',
+      ['--mount', 'type=tmpfss,destination=/x'],
+      /unknown mount type "tmpfss" \(did you mean "tmpfs"\?\)/,
+    ],
+    [
+      'an unknown option',
+      ['--mount', 'type=tmpfs,destination=/x,sise=1m'],
+      /unknown option "sise" \(did you mean "size"\?\)/,
+    ],
+    [
+      'a bad option value',
+      ['--mount', 'type=tmpfs,destination=/x,size=lots'],
+      /option "size": "lots" is not a valid size/,
+    ],
+    ['a relative destination', ['--mount', 'type=tmpfs,destination=x'], /destination "x" must be an absolute path/],
+    [
+      'a misspelt key',
+      ['--mount', 'type=tmpfs,destinaton=/x'],
+      /unknown key "destinaton" \(did you mean "destination"\?\)/,
+    ],
+    ['a missing type', ['--mount', 'destination=/x'], /type is required/],
+    ['a missing bind source', ['-v', '/nonexistent:/x'], /"\/nonexistent" does not exist/],
+    ['a named volume', ['-v', 'data:/x'], /named volumes are not supported/],
+    ['a bad -v option', ['-v', '/tmp:/x:rbnd'], /unknown option "rbnd" \(did you mean "rbind"\?\)/],
+    [
+      'a mounts file that does not exist',
+      ['--mounts-file', '/nonexistent/mounts.json'],
+      /mounts file "\/nonexistent\/mounts.json": no such file/,
+    ],
+    [
+      'a plugin path that does not exist',
+      ['--plugin', './no-such-plugin.mjs'],
+      /plugin "\.\/no-such-plugin\.mjs": not found/,
+    ],
+    [
+      'a plugin package that is not installed',
+      ['--plugin', 'no-such-builder-plugin'],
+      /plugin "no-such-builder-plugin": not found \(is it installed\?\)/,
+    ],
+  ];
+  for (const [what, flags, pattern] of bad)
+    it(`${what}`, async () => {
+      expectOneError(await run(rootfs.path, ['true'], flags), pattern);
+    });
+
+  it('a --mounts-file that is not JSON', async () => {
+    const file = join(scratch, 'bad.json');
+    writeFileSync(file, '[{"destination": "/x",');
+    expectOneError(
+      await run(rootfs.path, ['true'], ['--mounts-file', file]),
+      new RegExp(`mounts file "${file}": not valid JSON`),
+    );
+  });
+
+  it('a --mounts-file entry with an unsupported key', async () => {
+    const file = join(scratch, 'uid.json');
+    writeFileSync(file, JSON.stringify([{ destination: '/x', type: 'bind', source: '/tmp', uidMappings: [] }]));
+    expectOneError(
+      await run(rootfs.path, ['true'], ['--mounts-file', file]),
+      /mounts\[0\]: unknown key "uidMappings" \(not supported\)/,
+    );
+  });
+
+  it('a config file that is not valid', async () => {
+    const config = join(scratch, 'bad-config.json');
+    writeFileSync(config, JSON.stringify({ plugins: [], storage: '/var' }));
+    expectOneError(
+      await withConfig(config, ['run', '--rootfs', rootfs.path, '--', 'true']),
+      new RegExp(`config file "${config}": unknown key "storage"`),
+    );
+  });
+});
