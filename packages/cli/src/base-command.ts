@@ -10,6 +10,7 @@ export function oclifFlag(spec: RunFlagSpec) {
     helpValue: spec.helpValue,
     helpGroup: spec.helpGroup,
   };
+  if (spec.boolean) return Flags.boolean({ ...common, default: false });
   if (spec.options) return Flags.option({ ...common, options: spec.options, default: spec.default })();
   if (spec.multiple) return Flags.string({ ...common, multiple: true, multipleNonGreedy: true });
   return Flags.string({ ...common, default: spec.default });

@@ -7,6 +7,9 @@ import type { RunFlags } from './run-flags.js';
 export async function runAction(flags: RunFlags, argv: string[]): Promise<number> {
   const core = await import('@builder/core');
   const mounts = userMounts(core, flags);
+  const dirModes = (['hidden', 'read-only', 'overlay', 'full-access'] as const).flatMap((mode) =>
+    (flags[`${mode}-dir`] ?? []).map((path) => ({ mode, path })),
+  );
   const engine = await core.createEngine({
     logLevel: flags['log-level'] as 'warn',
     ...engineOptions(core, flags.plugin),
@@ -18,6 +21,8 @@ export async function runAction(flags: RunFlags, argv: string[]): Promise<number
       env: flags.env,
       cwd: flags.workdir,
       hostname: flags.hostname,
+      terminal: flags.terminal,
+      ...(dirModes.length ? { dirModes } : {}),
       ...(mounts.length ? { mounts } : {}),
     },
     { forwardSignals: true },

@@ -3,8 +3,25 @@
 // without loading oclif at all (≈ 160 ms on the hot path). Keep this file free of heavy imports.
 
 export interface RunFlagSpec {
-  name: 'rootfs' | 'env' | 'workdir' | 'hostname' | 'mount' | 'volume' | 'mounts-file' | 'plugin' | 'log-level';
+  name:
+    | 'rootfs'
+    | 'env'
+    | 'workdir'
+    | 'hostname'
+    | 'terminal'
+    | 'interactive'
+    | 'mount'
+    | 'volume'
+    | 'mounts-file'
+    | 'hidden-dir'
+    | 'read-only-dir'
+    | 'overlay-dir'
+    | 'full-access-dir'
+    | 'plugin'
+    | 'log-level';
   char?: string;
+  /** A flag that takes no value. */
+  boolean?: boolean;
   multiple?: boolean;
   default?: string;
   /** Allowed values, when the flag is a choice. */
@@ -44,6 +61,19 @@ export const RUN_FLAGS: readonly RunFlagSpec[] = [
   },
   { name: 'hostname', description: 'host name inside the container (default: the run id)', helpValue: 'NAME' },
   {
+    name: 'terminal',
+    char: 't',
+    boolean: true,
+    description:
+      "run on a new pseudo-terminal (on /dev/console) as the command's controlling terminal, with this terminal in raw mode meanwhile; for interactive shells (job control, Ctrl-C, window size)",
+  },
+  {
+    name: 'interactive',
+    char: 'i',
+    boolean: true,
+    description: 'keep stdin attached (it always is; accepted for docker and podman habits: -i -t)',
+  },
+  {
     name: 'mount',
     multiple: true,
     description:
@@ -67,6 +97,20 @@ export const RUN_FLAGS: readonly RunFlagSpec[] = [
     helpValue: 'FILE',
     helpGroup: 'MOUNT',
   },
+  ...(['hidden', 'read-only', 'overlay', 'full-access'] as const).map(
+    (mode): RunFlagSpec => ({
+      name: `${mode}-dir`,
+      multiple: true,
+      description: {
+        hidden: 'show an empty directory at DIR (writes are thrown away), as BenchExec --hidden-dir',
+        'read-only': 'show the host directory DIR read-only, submounts included, as BenchExec --read-only-dir',
+        overlay: 'show the host directory DIR writable, writes going to a throw-away layer, as BenchExec --overlay-dir',
+        'full-access': 'show the host directory DIR writable, writes reaching the host, as BenchExec --full-access-dir',
+      }[mode],
+      helpValue: 'DIR',
+      helpGroup: 'DIRECTORY MODES',
+    }),
+  ),
   {
     name: 'plugin',
     multiple: true,
@@ -84,6 +128,12 @@ export interface RunFlags {
   mount?: string[];
   volume?: string[];
   'mounts-file'?: string;
+  terminal: boolean;
+  interactive: boolean;
+  'hidden-dir'?: string[];
+  'read-only-dir'?: string[];
+  'overlay-dir'?: string[];
+  'full-access-dir'?: string[];
   plugin?: string[];
   'log-level': string;
 }
@@ -119,6 +169,11 @@ export function parseRunArgs(args: readonly string[]): { flags: RunFlags; argv: 
       if (value?.startsWith('=')) return undefined;
     }
     if (!spec) return undefined;
+    if (spec.boolean) {
+      if (value !== undefined || values.has(spec.name)) return undefined;
+      values.set(spec.name, ['true']);
+      continue;
+    }
     if (value === undefined) {
       value = args[++i];
       if (value === undefined || value.startsWith('-')) return undefined;
@@ -138,6 +193,12 @@ export function parseRunArgs(args: readonly string[]): { flags: RunFlags; argv: 
       mount: values.get('mount'),
       volume: values.get('volume'),
       'mounts-file': one('mounts-file'),
+      terminal: values.has('terminal'),
+      interactive: values.has('interactive'),
+      'hidden-dir': values.get('hidden-dir'),
+      'read-only-dir': values.get('read-only-dir'),
+      'overlay-dir': values.get('overlay-dir'),
+      'full-access-dir': values.get('full-access-dir'),
       plugin: values.get('plugin'),
       'log-level': one('log-level') ?? 'warn',
     },

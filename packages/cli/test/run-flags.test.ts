@@ -3,7 +3,7 @@
 import { Parser } from '@oclif/core';
 import { describe, expect, it } from 'vitest';
 import Run from '../src/commands/run.js';
-import { parseRunArgs } from '../src/run-flags.js';
+import { LOG_LEVEL_FLAG, parseRunArgs, RUN_FLAGS } from '../src/run-flags.js';
 
 const oclifParse = (args: string[]) =>
   Parser.parse(args, { flags: { ...Run.baseFlags, ...Run.flags }, args: {}, strict: false, context: undefined });
@@ -26,6 +26,11 @@ const accepted: string[][] = [
   ['--mounts-file=/etc/m.json', 'true'],
   ['--plugin', './p', '--plugin=@acme/builder-plugin', '--plugin', 'x', '--', 'true'],
   ['-v', '/a:/b', '-e', 'A=1', '--mount', 'type=tmpfs,dst=/t', '-v', '/c:/d', '--', 'sh', '-c', 'true'],
+  ['-t', '--', 'sh'],
+  ['-i', '-t', '--rootfs', '/r', 'sh'],
+  ['--terminal', '--interactive', '-e', 'A=1', '--', 'sh'],
+  ['--hidden-dir', '/tmp', '--hidden-dir=/run', '--read-only-dir', '/etc', '--', 'true'],
+  ['--overlay-dir', '/home', '--full-access-dir', '/srv/out', '-t', 'sh'],
 ];
 
 const refused: string[][] = [
@@ -51,17 +56,9 @@ describe('parseRunArgs', () => {
       const slow = await oclifParse(args);
       expect(fast?.argv).toEqual(slow.argv);
       const flags = slow.flags as Record<string, unknown>;
-      expect(fast?.flags).toEqual({
-        rootfs: flags.rootfs,
-        env: flags.env,
-        workdir: flags.workdir,
-        hostname: flags.hostname,
-        mount: flags.mount,
-        volume: flags.volume,
-        'mounts-file': flags['mounts-file'],
-        plugin: flags.plugin,
-        'log-level': flags['log-level'],
-      });
+      expect(fast?.flags).toEqual(
+        Object.fromEntries([...RUN_FLAGS, LOG_LEVEL_FLAG].map((spec) => [spec.name, flags[spec.name]])),
+      );
     });
   }
 
@@ -90,6 +87,11 @@ describe('parseRunArgs', () => {
     });
   });
 
+  it('leaves a value given to a boolean flag to oclif', () => {
+    expect(parseRunArgs(['--terminal=yes', '--', 'sh'])).toBeUndefined();
+    expect(parseRunArgs(['-tx', '--', 'sh'])).toBeUndefined();
+  });
+
   it('leaves a value that looks like a flag to oclif', () => {
     expect(parseRunArgs(['-v', '--', 'x'])).toBeUndefined();
     expect(parseRunArgs(['--mount', '-v', '/a:/b', 'x'])).toBeUndefined();
@@ -98,19 +100,8 @@ describe('parseRunArgs', () => {
   });
 
   it('stops at the first argument that is not a flag, as docker does', () => {
-    expect(parseRunArgs(['--rootfs', '/r', 'sh', '-c', 'echo $A'])).toEqual({
-      flags: {
-        rootfs: '/r',
-        env: undefined,
-        workdir: '/',
-        hostname: undefined,
-        mount: undefined,
-        volume: undefined,
-        'mounts-file': undefined,
-        plugin: undefined,
-        'log-level': 'warn',
-      },
-      argv: ['sh', '-c', 'echo $A'],
-    });
+    const parsed = parseRunArgs(['--rootfs', '/r', 'sh', '-c', 'echo $A']);
+    expect(parsed?.argv).toEqual(['sh', '-c', 'echo $A']);
+    expect(parsed?.flags).toMatchObject({ rootfs: '/r', workdir: '/', terminal: false, 'log-level': 'warn' });
   });
 });

@@ -99,6 +99,8 @@ describe('the stage process', () => {
       'mount-op.ts',
       'mountinfo.ts',
       'overlay.ts',
+      'pty.ts',
+      'spawn.ts',
       'stage/guard.ts',
       'stage/main.ts',
       'stage/protocol.ts',
