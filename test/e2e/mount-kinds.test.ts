@@ -377,12 +377,20 @@ describe('overlay', () => {
     expect(out).toBe('from bottom\ntouch: /o/f: Read-only file system\n');
   });
 
-  it('refuses a single lowerdir without an upper layer before anything runs (the kernel would)', async () => {
-    await expect(
-      runScript(engine, rootfs.path, [{ type: 'overlay', source: bottom, destination: '/o' }], 'true'),
-    ).rejects.toThrow(
-      'mount on /o (type overlay): a read-only overlay needs at least two lower directories: add tmpfs-upper (or upperdir and workdir), or use a read-only bind',
+  it('is read-only with a single lowerdir and no upper layer (an empty layer goes below)', async () => {
+    const { mounts, out } = await inside(
+      engine,
+      rootfs.path,
+      [{ type: 'overlay', source: bottom, destination: '/o' }],
+      'cat /o/f; touch /o/f 2>&1; true',
     );
+    const o = at(mounts, '/o');
+    expect(o.fstype).toBe('overlay');
+    expect(overlaySuper(o)).toEqual([
+      'ro',
+      expect.stringMatching(new RegExp(`^lowerdir=${bottom}:/run/builder/scratch/empty-\\d+$`)),
+    ]);
+    expect(out).toBe('from bottom\ntouch: /o/f: Read-only file system\n');
   });
 
   it('is writable with tmpfs-upper, and the lowerdirs stay unchanged', async () => {

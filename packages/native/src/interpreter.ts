@@ -90,8 +90,10 @@ function executeOp(op: MountOp, ctx: InterpreterContext, scratch: (prefix: strin
         mkdirSync(upper.upperdir, { mode: 0o755 });
         mkdirSync(upper.workdir, { mode: 0o700 });
       }
+      // Without an upper layer overlayfs wants two lower layers: an empty one below changes nothing.
+      const lowers = !upper && op.lowerdirs.length === 1 ? [...op.lowerdirs, scratch('empty')] : op.lowerdirs;
       withFd(resolveInRoot(rootFd, op.target, { kind: 'dir', mode: 0o755 }, stubs).fd, (fd) =>
-        mount('overlay', fdPath(fd), 'overlay', mountFlags(op.flags ?? []), overlayData(op.lowerdirs, upper)),
+        mount('overlay', fdPath(fd), 'overlay', mountFlags(op.flags ?? []), overlayData(lowers, upper)),
       );
       return;
     }

@@ -52,7 +52,6 @@ export function splitLowerdirs(value: string): { dirs: string[] } | { problem: s
 /**
  * An overlay of host directories. Read-only unless it has an upper layer: `upperdir` + `workdir`
  * (host directories that receive the writes) or `tmpfs-upper` (a throw-away upper on tmpfs).
- * Without an upper layer the kernel needs at least two lower directories.
  */
 @injectable()
 export class OverlayMountKind implements MountKind {
@@ -116,11 +115,6 @@ export class OverlayMountKind implements MountKind {
     const hasUpper = upperdir !== undefined || scratchUpper;
     if (flags.includes('rw') && !hasUpper)
       fail('rw needs an upper layer (upperdir and workdir, or tmpfs-upper); without one the overlay is read-only');
-    // overlayfs refuses a single lower layer without an upper one ("at least 2 lowerdir are needed").
-    if (lowerdirs.length === 1 && !hasUpper)
-      fail(
-        'a read-only overlay needs at least two lower directories: add tmpfs-upper (or upperdir and workdir), or use a read-only bind',
-      );
 
     const op: OverlayOp = {
       op: 'overlay',
