@@ -41,6 +41,7 @@ const BUILDER = fileURLToPath(new URL('../packages/cli/bin/builder.js', import.m
 const BUSYBOX = '/bin/busybox';
 const BUSYBOX_APPLETS = ['sh', 'true', 'false', 'echo', 'cat', 'ls', 'env', 'sleep', 'mount'];
 const TARGET = 2.5; // builder run's median paired ratio to `node -e 0` should not exceed this
+const MOUNTS_TARGET_MS = 5; // what 10 mounts may add to builder run's median
 
 /**
  * The commands to time. The first is the baseline the ratios are computed against.
@@ -53,6 +54,11 @@ function makeCases(rootfs) {
     {
       name: 'builder run /bin/true',
       argv: [process.execPath, BUILDER, 'run', '--rootfs', rootfs, '--', '/bin/true'],
+      needs: [{ file: BUILDER, hint: 'run `npm run build` in the repository root' }],
+    },
+    {
+      name: 'builder run, 10 mounts',
+      argv: [process.execPath, BUILDER, 'run', '--rootfs', rootfs, ...tenMounts(rootfs), '--', '/bin/true'],
       needs: [{ file: BUILDER, hint: 'run `npm run build` in the repository root' }],
     },
     {
@@ -69,6 +75,29 @@ function makeCases(rootfs) {
       ],
     },
   ];
+}
+
+/**
+ * The mount mix of the 10-mount case: 4 binds (2 staged, 2 nobind), 3 tmpfs, 2 overlays, 1 devpts.
+ * Sources live under the rootfs's /hostsrc and the mountpoints exist, so no stubs are made.
+ */
+const MOUNT_POINTS = ['b1', 'b2', 'b3', 'b4', 't1', 't2', 't3', 'o1', 'o2', 'pts'];
+const HOST_SOURCES = ['b1', 'b2', 'b3', 'b4', 'o1a', 'o1b', 'o2'];
+
+function tenMounts(root) {
+  const src = (name) => join(root, 'hostsrc', name);
+  return [
+    `type=bind,src=${src('b1')},dst=/m/b1`,
+    `type=bind,src=${src('b2')},dst=/m/b2,ro`,
+    `type=bind,src=${src('b3')},dst=/m/b3,nobind`,
+    `type=bind,src=${src('b4')},dst=/m/b4,nobind,ro`,
+    'type=tmpfs,dst=/m/t1',
+    'type=tmpfs,dst=/m/t2,size=1m',
+    'type=tmpfs,dst=/m/t3,mode=1777',
+    `type=overlay,dst=/m/o1,lowerdir=${src('o1a')}:${src('o1b')}`,
+    `type=overlay,dst=/m/o2,source=${src('o2')},tmpfs-upper`,
+    'type=devpts,dst=/m/pts,newinstance',
+  ].flatMap((m) => ['--mount', m]);
 }
 
 class BenchError extends Error {}
@@ -141,6 +170,8 @@ function buildRootfs() {
   chmodSync(join(rootfs, 'bin/busybox'), 0o755);
   for (const applet of BUSYBOX_APPLETS) symlinkSync('busybox', join(rootfs, 'bin', applet));
   for (const dir of ['proc', 'sys', 'dev', 'tmp']) mkdirSync(join(rootfs, dir));
+  for (const dir of MOUNT_POINTS) mkdirSync(join(rootfs, 'm', dir), { recursive: true });
+  for (const dir of HOST_SOURCES) mkdirSync(join(rootfs, 'hostsrc', dir), { recursive: true });
   chmodSync(join(rootfs, 'tmp'), 0o1777);
   return rootfs;
 }
@@ -318,6 +349,11 @@ async function main() {
   } else {
     console.log(formatTable(results, results[0].name));
     console.log(`builder run: ${builder.medianPairedRatio.toFixed(2)} x ${results[0].name} (target <= ${TARGET})`);
+    const mounts = results.find((r) => r.name === 'builder run, 10 mounts');
+    const paired = median(mounts.samplesMs.map((t, round) => t - builder.samplesMs[round]));
+    console.log(
+      `10 mounts: +${(mounts.medianMs - builder.medianMs).toFixed(2)} ms of medians, +${paired.toFixed(2)} ms paired, over no mounts (target <= ${MOUNTS_TARGET_MS})`,
+    );
   }
 }
 
