@@ -1,5 +1,5 @@
 // `builder run --mount / -v / --mounts-file / --plugin` and `builder mount-kinds`, end to end as root.
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -283,5 +283,22 @@ describe('builder run refuses bad mounts with one line, exit 125, host unchanged
       await withConfig(config, ['run', '--rootfs', rootfs.path, '--', 'true']),
       new RegExp(`config file "${config}": unknown key "storage"`),
     );
+  });
+});
+
+describe('-v SRC:DST:U', () => {
+  it('gives the source, recursively, to the container user (root) before the run', async () => {
+    const src = join(scratch, 'owned');
+    mkdirSync(join(src, 'sub'), { recursive: true });
+    writeFileSync(join(src, 'sub', 'f'), 'x');
+    symlinkSync('/etc/hostname', join(src, 'link'));
+    for (const p of [src, join(src, 'sub'), join(src, 'sub', 'f')]) chownSync(p, 1234, 4321);
+    const hostnameOwner = statSync('/etc/hostname').uid;
+    const r = await run(rootfs.path, ['sh', '-c', 'stat -c "%u:%g %n" /v /v/sub /v/sub/f'], ['-v', `${src}:/v:U`]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('0:0 /v\n0:0 /v/sub\n0:0 /v/sub/f\n');
+    expect(statSync(join(src, 'sub', 'f')).uid).toBe(0);
+    // The symlink itself changed owner, never what it points to.
+    expect(statSync('/etc/hostname').uid).toBe(hostnameOwner);
   });
 });

@@ -1,6 +1,6 @@
 // The one interpreter of MountOps. It runs in the stage process, inside the new mount namespace.
 // Every target is resolved inside the rootfs by fd (in-root.ts) and mounted on through /proc/self/fd.
-import { chmodSync, closeSync, copyFileSync, fstatSync, mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, fstatSync, lchownSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { MS_BIND, MS_REC, O_CLOEXEC, O_PATH, S_IFBLK, S_IFCHR, S_IFDIR, S_IFMT, S_IFREG } from './constants.js';
 import { fdPath, joinPath, resolveInRoot, resolveParentInRoot, type StubLog } from './in-root.js';
 import { mountAttr, mountFlags, PROPAGATION_FLAGS } from './mount-flags.js';
@@ -74,6 +74,7 @@ function executeOp(op: MountOp, ctx: InterpreterContext, scratch: (prefix: strin
     }
     case 'bind': {
       const recursive = op.recursive ?? true;
+      if (op.chown) chownTree(op.source, op.chown.uid, op.chown.gid);
       withFd(open(op.source, O_PATH | O_CLOEXEC), (src) => {
         const isDir = (fstatSync(src).mode & S_IFMT) === S_IFDIR;
         bindOn(src, op.target, isDir, recursive, ctx);
@@ -178,6 +179,14 @@ function setAttributes(
       mountSetattr(fd, { set: 0, clear: 0, propagation: flag & ~MS_REC }, (flag & MS_REC) !== 0, target);
     }
   });
+}
+
+/** lchown a tree, depth first, never following a symlink and never leaving the source's filesystem. */
+function chownTree(path: string, uid: number, gid: number, dev = lstatSync(path).dev): void {
+  const st = lstatSync(path);
+  if (st.dev !== dev) return;
+  if (st.isDirectory()) for (const name of readdirSync(path)) chownTree(`${path}/${name}`, uid, gid, dev);
+  lchownSync(path, uid, gid);
 }
 
 function chmodPath(fd: number, mode: number): void {

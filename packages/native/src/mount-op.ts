@@ -30,6 +30,8 @@ export interface BindOp {
   stage?: boolean;
   flags?: string[];
   propagation?: keyof typeof PROPAGATION_FLAGS;
+  /** Give the source, recursively and without following symlinks, to this owner first (`-v …:U`). */
+  chown?: { uid: number; gid: number };
 }
 
 /**
@@ -131,6 +133,11 @@ export function validateOps(ops: unknown): string[] {
         if (!words('flags', isMountAttrWord)) problems.push(`${where}: unknown per-mount flag`);
         if (op.propagation !== undefined && !Object.hasOwn(PROPAGATION_FLAGS, String(op.propagation)))
           problems.push(`${where}: unknown propagation`);
+        if (op.chown !== undefined) {
+          const owner = op.chown as { uid?: unknown; gid?: unknown };
+          if (!Number.isInteger(owner.uid) || !Number.isInteger(owner.gid))
+            problems.push(`${where}: chown needs integer uid and gid`);
+        }
         break;
       case 'overlay': {
         const dirs = op.lowerdirs;

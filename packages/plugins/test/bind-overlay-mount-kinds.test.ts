@@ -7,7 +7,7 @@ import { validateOps } from '@builder/native/ops';
 import { BindMountKind, OverlayMountKind, PROPAGATIONS, splitLowerdirs, TmpfsMountKind } from '@builder/plugins';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const ctx = { runId: '0123456789ab' };
+const ctx = { runId: '0123456789ab', user: { uid: 0, gid: 0 } };
 
 function thrown(fn: () => unknown): Error {
   try {
@@ -109,10 +109,15 @@ describe('BindMountKind', () => {
     );
   });
 
-  it('refuses U for now', () => {
-    expect(problem(['U'])).toBe(
-      'mount on /data (type bind): U (chown the source to the container user) is not supported yet',
+  it('takes U as: give the source to the container user first', () => {
+    const [op] = kind.plan(
+      { type: 'bind', source: '/srv/data', destination: '/data', options: ['U'] },
+      {
+        runId: 'x',
+        user: { uid: 1000, gid: 100 },
+      },
     );
+    expect(op).toMatchObject({ op: 'bind', source: '/srv/data', chown: { uid: 1000, gid: 100 } });
   });
 
   it('needs an absolute source', () => {

@@ -17,7 +17,7 @@ import builtins, {
 } from '@builder/plugins';
 import { describe, expect, it } from 'vitest';
 
-const ctx = { runId: '0123456789ab' };
+const ctx = { runId: '0123456789ab', user: { uid: 0, gid: 0 } };
 
 describe('ProcMountKind', () => {
   const kind = new ProcMountKind();

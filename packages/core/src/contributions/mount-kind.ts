@@ -31,6 +31,8 @@ export interface OptionSpec {
 export interface PlanContext {
   /** The run's id (12 hex digits). */
   readonly runId: string;
+  /** The user the command runs as (root until runs can take another user). */
+  readonly user: { readonly uid: number; readonly gid: number };
 }
 
 const VALUE_PATTERNS: Record<Exclude<OptionValue, 'none'>, RegExp> = {

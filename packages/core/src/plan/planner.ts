@@ -42,7 +42,7 @@ export class Planner {
     const userByDest = new Map(userMounts.map((m) => [normalizeDestination(m.destination), m]));
     const mounts: MountSpec[] = DEFAULT_MOUNTS.map((d) => userByDest.get(d.destination) ?? d);
     for (const m of userMounts) if (!mounts.includes(m)) mounts.push(m);
-    const ctx = { runId };
+    const ctx = { runId, user: { uid: 0, gid: 0 } };
     const ops = mounts.flatMap((m) => {
       const { kind, mount } = this.registry.resolve(m);
       const planned = kind.plan(mount, ctx);

@@ -6,6 +6,7 @@ import {
   type MountOp,
   type MountSpec,
   type OptionSpec,
+  type PlanContext,
   SpecError,
   splitOption,
 } from '@builder/core';
@@ -66,10 +67,10 @@ export class BindMountKind implements MountKind {
       value: 'none',
       description: 'bind straight from the host path, without the intermediate staging (engine-only)',
     },
-    { name: 'U', value: 'none', description: 'chown the source to the container user (not supported yet)' },
+    { name: 'U', value: 'none', description: 'give the source, recursively, to the container user first (as buildah)' },
   ];
 
-  plan(mount: MountSpec): MountOp[] {
+  plan(mount: MountSpec, ctx: PlanContext): MountOp[] {
     const fail = (problem: string): never => {
       throw new SpecError(`mount on ${mount.destination} (type ${this.type}): ${problem}`);
     };
@@ -81,6 +82,7 @@ export class BindMountKind implements MountKind {
     let recursion: 'bind' | 'rbind' | undefined;
     let propagation: Propagation | undefined;
     let stage = true;
+    let chown: { uid: number; gid: number } | undefined;
     const setPropagation = (word: string) => {
       if (!isPropagation(word)) fail(`bind-propagation "${word}" is not one of ${PROPAGATIONS.join(', ')}`);
       else if (propagation !== undefined && propagation !== word)
@@ -96,7 +98,7 @@ export class BindMountKind implements MountKind {
       } else if (key === 'bind-propagation') setPropagation(value ?? '');
       else if (isPropagation(key)) setPropagation(key);
       else if (key === 'nobind') stage = false;
-      else if (key === 'U') fail('U (chown the source to the container user) is not supported yet');
+      else if (key === 'U') chown = { uid: ctx.user.uid, gid: ctx.user.gid };
       else if (key === 'z' || key === 'Z') {
         // SELinux relabeling: these machines have no SELinux, so there is nothing to do.
       } else if (OPPOSITE.has(key)) {
@@ -113,6 +115,7 @@ export class BindMountKind implements MountKind {
       stage,
       ...(flags.length ? { flags } : {}),
       ...(propagation ? { propagation } : {}),
+      ...(chown ? { chown } : {}),
     };
     return [op];
   }
