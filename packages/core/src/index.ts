@@ -10,6 +10,7 @@ export type {
   StagePlan,
   SymlinkOp,
 } from '@builder/native/ops';
+export { oppositeFlagWord } from '@builder/native/ops';
 export { type BuilderConfig, DEFAULT_CONFIG_FILE, loadConfig } from './config.js';
 export {
   canonicalOption,

@@ -135,3 +135,10 @@ export function mountAttr(words: readonly string[]): { set: number; clear: numbe
   }
   return { set, clear };
 }
+
+/** The word that undoes `word` (`rw` for `ro`, `exec` for `noexec` …), if it has one. */
+export function oppositeFlagWord(word: string): string | undefined {
+  const entry = Object.hasOwn(MOUNT_FLAGS, word) ? MOUNT_FLAGS[word] : undefined;
+  if (!entry) return undefined;
+  return Object.entries(MOUNT_FLAGS).find(([, e]) => e.flag === entry.flag && !e.clear !== !entry.clear)?.[0];
+}

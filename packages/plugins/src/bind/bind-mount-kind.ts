@@ -6,6 +6,7 @@ import {
   type MountOp,
   type MountSpec,
   type OptionSpec,
+  oppositeFlagWord,
   type PlanContext,
   SpecError,
   splitOption,
@@ -26,14 +27,8 @@ export const PROPAGATIONS = [
 type Propagation = (typeof PROPAGATIONS)[number];
 const isPropagation = (word: string): word is Propagation => (PROPAGATIONS as readonly string[]).includes(word);
 
-/** Per-mount flag words a bind takes, and the word each one contradicts. */
-const FLAG_PAIRS: readonly [string, string][] = [
-  ['ro', 'rw'],
-  ['nosuid', 'suid'],
-  ['nodev', 'dev'],
-  ['noexec', 'exec'],
-];
-const OPPOSITE = new Map(FLAG_PAIRS.flatMap(([a, b]) => [[a, b] as const, [b, a] as const]));
+/** The per-mount flag words this kind takes; each contradicts its opposite (`ro`/`rw` …). */
+const FLAG_WORDS = new Set(['ro', 'rw', 'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec']);
 
 /**
  * A host file or directory bound into the container. Recursive (rbind) by default, as docker does;
@@ -101,8 +96,8 @@ export class BindMountKind implements MountKind {
       else if (key === 'U') chown = { uid: ctx.user.uid, gid: ctx.user.gid };
       else if (key === 'z' || key === 'Z') {
         // SELinux relabeling: these machines have no SELinux, so there is nothing to do.
-      } else if (OPPOSITE.has(key)) {
-        const opposite = OPPOSITE.get(key) as string;
+      } else if (FLAG_WORDS.has(key)) {
+        const opposite = oppositeFlagWord(key) as string;
         if (flags.includes(opposite)) fail(`conflicting options "${opposite}" and "${key}"`);
         if (!flags.includes(key)) flags.push(key);
       } else fail(`unknown option "${key}"`);

@@ -5,6 +5,7 @@ import {
   type MountOp,
   type MountSpec,
   type OptionSpec,
+  oppositeFlagWord,
   SpecError,
   splitOption,
 } from '@builder/core';
@@ -12,13 +13,8 @@ import { injectable } from '@builder/core/di';
 
 type OverlayOp = Extract<MountOp, { op: 'overlay' }>;
 
-const FLAG_PAIRS: readonly [string, string][] = [
-  ['ro', 'rw'],
-  ['nosuid', 'suid'],
-  ['nodev', 'dev'],
-  ['noexec', 'exec'],
-];
-const OPPOSITE = new Map(FLAG_PAIRS.flatMap(([a, b]) => [[a, b] as const, [b, a] as const]));
+/** The per-mount flag words this kind takes; each contradicts its opposite (`ro`/`rw` …). */
+const FLAG_WORDS = new Set(['ro', 'rw', 'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec']);
 
 /**
  * Split a `lowerdir=` value into paths, top first: `:` separates, `\:` is a colon in a path and
@@ -84,8 +80,8 @@ export class OverlayMountKind implements MountKind {
         const seen = values.get(key);
         if (seen !== undefined && seen !== value) fail(`option "${key}" is given twice`);
         values.set(key, value ?? '');
-      } else if (OPPOSITE.has(key)) {
-        const opposite = OPPOSITE.get(key) as string;
+      } else if (FLAG_WORDS.has(key)) {
+        const opposite = oppositeFlagWord(key) as string;
         if (flags.includes(opposite)) fail(`conflicting options "${opposite}" and "${key}"`);
         if (!flags.includes(key)) flags.push(key);
       } else fail(`unknown option "${key}"`);
