@@ -1,5 +1,16 @@
 // `builder run --mount / -v / --mounts-file / --plugin` and `builder mount-kinds`, end to end as root.
-import { chownSync, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +21,7 @@ import { hostMounts, requireRoot } from '../helpers/host.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 
 const NODE_MODULES = fileURLToPath(new URL('../../node_modules', import.meta.url));
-const BUILTIN = ['bind', 'dev', 'devpts', 'mqueue', 'overlay', 'proc', 'sysfs', 'tmpfs'];
+const BUILTIN = ['bind', 'cgroup', 'cgroup2', 'dev', 'devpts', 'mqueue', 'overlay', 'proc', 'sysfs', 'tmpfs'];
 
 let rootfs: ReturnType<typeof makeBusyboxRootfs>;
 /** Bind sources, mounts files, a third-party plugin and a config file. */
@@ -300,5 +311,32 @@ describe('-v SRC:DST:U', () => {
     expect(statSync(join(src, 'sub', 'f')).uid).toBe(0);
     // The symlink itself changed owner, never what it points to.
     expect(statSync('/etc/hostname').uid).toBe(hostnameOwner);
+  });
+});
+
+describe('--mounts-file from runc spec', () => {
+  it('runs with the mounts of the default config.json that `runc spec` writes', async () => {
+    const dir = join(scratch, 'runc-spec');
+    mkdirSync(dir);
+    try {
+      execFileSync('runc', ['spec'], { cwd: dir, stdio: 'pipe' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('runc is missing: apt-get install runc');
+      throw err;
+    }
+    const file = join(dir, 'mounts.json');
+    writeFileSync(file, JSON.stringify(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).mounts));
+    const r = await run(
+      rootfs.path,
+      ['sh', '-c', 'cut -d" " -f5,9 /proc/self/mountinfo; ls /dev; touch /sys/fs/cgroup/x 2>&1; true'],
+      ['--mounts-file', file],
+    );
+    expect(r.stderr).toBe('');
+    const lines = r.stdout.split('\n'); // mountinfo fields 5 and 9: mountpoint and source, then /dev
+    for (const m of ['/proc proc', '/dev tmpfs', '/dev/pts devpts', '/dev/shm shm', '/dev/mqueue mqueue', '/sys sysfs'])
+      expect(lines).toContain(m);
+    expect(lines.some((l) => l.startsWith('/sys/fs/cgroup '))).toBe(true);
+    for (const node of ['null', 'zero', 'full', 'random', 'urandom', 'tty', 'ptmx']) expect(lines).toContain(node);
+    expect(r.stdout).toContain('/sys/fs/cgroup/x: Read-only file system');
   });
 });

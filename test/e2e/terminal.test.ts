@@ -1,7 +1,7 @@
 // `builder run -t`: an interactive shell in tmux, driven and read the way a person would use it.
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUILDER, sleep } from '../helpers/cli.js';
+import { BUILDER, run, sleep } from '../helpers/cli.js';
 import { requireRoot } from '../helpers/host.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 
@@ -86,5 +86,20 @@ describe('an interactive shell on -t', () => {
     expect(s).toMatch(/^STATUS=4$/m);
     expect(s).toMatch(/(^| )icanon( |$)/m);
     expect(s).toMatch(/(^| )echo( |$)/m);
+  });
+});
+
+describe('-t without a terminal around it', () => {
+  it('relays every byte the command wrote before it exited', async () => {
+    const r = await run(
+      rootfs.path,
+      ['sh', '-c', 'i=0; while [ $i -lt 3000 ]; do echo line-$i; i=$((i+1)); done; echo LAST'],
+      ['-t'],
+    );
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\r\n');
+    expect(lines.length).toBe(3002); // 3000 lines, LAST, and the empty tail
+    expect(lines.at(-2)).toBe('LAST');
+    expect(lines.at(-3)).toBe('line-2999');
   });
 });

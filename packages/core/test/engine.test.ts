@@ -59,6 +59,8 @@ describe('createEngine with the built-in plugins', () => {
   it('lists the mount kinds and where they come from', () => {
     expect(engine.mountKinds().map((k) => [k.type, k.origin])).toEqual([
       ['bind', '@builder/plugins'],
+      ['cgroup', '@builder/plugins'],
+      ['cgroup2', '@builder/plugins'],
       ['dev', '@builder/plugins'],
       ['devpts', '@builder/plugins'],
       ['mqueue', '@builder/plugins'],
@@ -78,11 +80,58 @@ describe('engine.plan', () => {
     const plan = engine.plan({
       argv: ['true'],
       rootfs,
-      mounts: [{ type: 'tmpfs', destination: '/dev', options: ['size=1m'] }],
+      mounts: [{ type: 'tmpfs', destination: '/dev/shm', options: ['size=1m'] }],
     });
-    const mounts = plan.ops.filter((op) => op.op === 'mount').map((op) => op.target);
-    expect(mounts).toEqual(['/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys']);
-    expect(plan.ops.some((op) => op.op === 'mknod')).toBe(false);
+    const mounts = plan.ops.filter((op) => op.op === 'mount').map((op) => `${op.target} ${op.data}`);
+    expect(mounts).toEqual([
+      '/proc undefined',
+      '/dev mode=755,size=65536k',
+      '/dev/pts newinstance,ptmxmode=0666,mode=0620,gid=5',
+      '/dev/shm size=1m',
+      '/dev/mqueue undefined',
+      '/sys undefined',
+    ]);
+  });
+
+  it('keeps the default devices when a tmpfs replaces /dev, as an OCI spec (runc spec) has it', () => {
+    const plan = engine.plan({
+      argv: ['true'],
+      rootfs,
+      mounts: [{ type: 'tmpfs', source: 'tmpfs', destination: '/dev', options: ['nosuid', 'mode=755', 'size=1m'] }],
+    });
+    const dev = plan.ops.find((op) => op.op === 'mount' && op.target === '/dev');
+    expect(dev).toMatchObject({ fstype: 'tmpfs', data: ['mode=755', 'size=1m'] });
+    expect(plan.ops.filter((op) => op.op === 'mknod').map((op) => op.target)).toEqual([
+      '/dev/null',
+      '/dev/zero',
+      '/dev/full',
+      '/dev/random',
+      '/dev/urandom',
+      '/dev/tty',
+    ]);
+    // A bind of /dev is left alone.
+    const bound = engine.plan({
+      argv: ['true'],
+      rootfs,
+      mounts: [{ type: 'bind', source: '/dev', destination: '/dev' }],
+    });
+    expect(bound.ops.some((op) => op.op === 'mknod')).toBe(false);
+  });
+
+  it('binds the host cgroup hierarchy for cgroup entries', () => {
+    const plan = engine.plan({
+      argv: ['true'],
+      rootfs,
+      mounts: [{ type: 'cgroup', source: 'cgroup', destination: '/sys/fs/cgroup', options: ['nosuid', 'ro'] }],
+    });
+    expect(plan.ops.at(-1)).toEqual({
+      op: 'bind',
+      source: '/sys/fs/cgroup',
+      target: '/sys/fs/cgroup',
+      recursive: true,
+      stage: false,
+      flags: ['nosuid', 'ro'],
+    });
   });
 
   it('plans namespaces, the rootfs directory and the process', () => {

@@ -92,16 +92,21 @@ export function pidNamespaceForChildren(pidfd: number): number {
 }
 
 const pollBuffer = Buffer.alloc(8);
-/** Block until fd is readable (or hung up). */
-export function waitReadable(fd: number): void {
+/** Whether fd is readable (or hung up) within `timeoutMs` (-1: wait as long as it takes). */
+export function pollReadable(fd: number, timeoutMs: number): boolean {
   pollBuffer.writeInt32LE(fd, 0);
   pollBuffer.writeInt16LE(POLLIN, 4);
   pollBuffer.writeInt16LE(0, 6);
   for (;;) {
-    const rc = c.poll(pollBuffer, 1, -1);
-    if (rc >= 0) return;
+    const rc = c.poll(pollBuffer, 1, timeoutMs);
+    if (rc >= 0) return rc > 0;
     if (errno() !== 4 /* EINTR */) throw new SyscallError('poll', errno());
   }
+}
+
+/** Block until fd is readable (or hung up). */
+export function waitReadable(fd: number): void {
+  pollReadable(fd, -1);
 }
 
 /** glibc's makedev(). */

@@ -2,6 +2,7 @@
 // this package's default export is the list of them, which is what the engine loads by default.
 import type { ContainerModule } from '@builder/core/di';
 import bind from './bind/index.js';
+import cgroup from './cgroup/index.js';
 import dev from './dev/index.js';
 import devpts from './devpts/index.js';
 import mqueue from './mqueue/index.js';
@@ -19,5 +20,15 @@ export { ProcMountKind } from './proc/index.js';
 export { SysfsMountKind } from './sysfs/index.js';
 export { TmpfsMountKind } from './tmpfs/index.js';
 
-export const builtinModules: readonly ContainerModule[] = [proc, sysfs, dev, devpts, tmpfs, mqueue, bind, overlay];
+export const builtinModules: readonly ContainerModule[] = [
+  proc,
+  sysfs,
+  dev,
+  devpts,
+  tmpfs,
+  mqueue,
+  bind,
+  overlay,
+  ...cgroup,
+];
 export default builtinModules;

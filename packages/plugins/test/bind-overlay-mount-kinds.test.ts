@@ -314,6 +314,8 @@ describe('through the engine (createEngine, built packages)', () => {
   it('lists bind and overlay among the built-in kinds', () => {
     expect(engine.mountKinds().map((k) => [k.type, k.origin])).toEqual([
       ['bind', '@builder/plugins'],
+      ['cgroup', '@builder/plugins'],
+      ['cgroup2', '@builder/plugins'],
       ['dev', '@builder/plugins'],
       ['devpts', '@builder/plugins'],
       ['mqueue', '@builder/plugins'],

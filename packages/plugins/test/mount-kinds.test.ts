@@ -248,7 +248,7 @@ describe('every built-in kind', () => {
 
   it('are what the package exports by default, one module each', () => {
     expect(builtins).toBe(builtinModules);
-    expect(builtinModules.length).toBe(8);
+    expect(builtinModules.length).toBe(10);
     for (const m of builtinModules) expect(typeof m.load).toBe('function');
   });
 });

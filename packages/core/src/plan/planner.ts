@@ -38,7 +38,7 @@ export class Planner {
 
     // A user mount on a default's destination takes that default's place in the order, so that a
     // user's /dev still comes before the default /dev/pts on top of it.
-    const userMounts = [...dirModeMounts(spec.dirModes ?? []), ...(spec.mounts ?? [])];
+    const userMounts = [...dirModeMounts(spec.dirModes ?? []), ...(spec.mounts ?? [])].map(withDefaultDevices);
     const userByDest = new Map(userMounts.map((m) => [normalizeDestination(m.destination), m]));
     const mounts: MountSpec[] = DEFAULT_MOUNTS.map((d) => userByDest.get(d.destination) ?? d);
     for (const m of userMounts) if (!mounts.includes(m)) mounts.push(m);
@@ -73,6 +73,17 @@ export class Planner {
 }
 
 const normalizeDestination = (dest: string): string => dest.replace(/\/+/g, '/').replace(/(.)\/$/, '$1');
+
+/**
+ * The OCI runtime spec's default devices are there whatever is mounted on /dev, unless /dev is bound
+ * from elsewhere (runc's rule): a tmpfs on /dev, as `runc spec` has, becomes the dev kind's tmpfs
+ * with its nodes and symlinks (gVisor forces that type too).
+ */
+function withDefaultDevices(mount: MountSpec): MountSpec {
+  return mount.type === 'tmpfs' && normalizeDestination(mount.destination) === '/dev'
+    ? { ...mount, type: 'dev' }
+    : mount;
+}
 
 /** Host paths an op reads must exist now (buildah drops such a mount with a warning; we refuse it). */
 function checkHostPaths(mount: MountSpec, ops: MountOp[]): void {

@@ -33,6 +33,7 @@ import {
   mount,
   open,
   pidfdOpen,
+  pollReadable,
   pidNamespaceForChildren,
   pivotRoot,
   sethostname,
@@ -112,24 +113,27 @@ function prepareRootfs(plan: StagePlan): { path: string; fd: number } {
   return { path: rootfs, fd: open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC) };
 }
 
-/** Mount the pty slave of a new pair on /dev/console (as runc does); returns the master. */
-function setupConsole(rootFd: number, stubs: StubLog): number {
-  const { master, slave } = openPty(rootFd);
-  try {
-    const console = resolveInRoot(rootFd, '/dev/console', { kind: 'file', mode: 0o600 }, stubs);
-    try {
-      mount(fdPath(slave), fdPath(console.fd), null, MS_BIND);
-    } finally {
-      closeSync(console.fd);
-    }
-  } finally {
-    closeSync(slave);
-  }
-  return master;
+/** The console pty: master and slave fds. */
+interface Console {
+  master: number;
+  /** Kept open by the stage so that the master never hangs up and loses queued output. */
+  slave: number;
 }
 
-/** Everything up to pivot_root; returns the console's pty master with --terminal. */
-function setup(plan: StagePlan): number | undefined {
+/** Mount the pty slave of a new pair on /dev/console (as runc does). */
+function setupConsole(rootFd: number, stubs: StubLog): Console {
+  const pty = openPty(rootFd);
+  const target = resolveInRoot(rootFd, '/dev/console', { kind: 'file', mode: 0o600 }, stubs);
+  try {
+    mount(fdPath(pty.slave), fdPath(target.fd), null, MS_BIND);
+  } finally {
+    closeSync(target.fd);
+  }
+  return pty;
+}
+
+/** Everything up to pivot_root; returns the console with --terminal. */
+function setup(plan: StagePlan): Console | undefined {
   const ns = plan.namespaces;
   const pidfd = ns.pid ? pidfdOpen(process.pid) : -1;
   unshare(
@@ -145,14 +149,14 @@ function setup(plan: StagePlan): number | undefined {
   const rootfs = prepareRootfs(plan);
   const pidnsFd = ns.pid ? pidNamespaceForChildren(pidfd) : undefined;
   const stubs = StubLog.forRoot(rootfs.fd);
-  let master: number | undefined;
+  let consolePty: Console | undefined;
   try {
     const { ops, staged } = stageBindSources(plan.ops, `${plan.runroot}/mnt`);
     executeOps(ops, { rootFd: rootfs.fd, pidnsFd, scratchDir: `${plan.runroot}/scratch`, stubs });
     // The container's mounts are made: the staged copies have done their job.
     unmountAll(staged);
     closeSync(resolveInRoot(rootfs.fd, plan.process.cwd, { kind: 'dir', mode: 0o755 }, stubs).fd);
-    if (plan.process.terminal) master = setupConsole(rootfs.fd, stubs);
+    if (plan.process.terminal) consolePty = setupConsole(rootfs.fd, stubs);
   } finally {
     if (stubs.stubs.length) emit({ event: 'stubs', stubs: stubs.stubs, parents: stubs.parents });
   }
@@ -162,21 +166,20 @@ function setup(plan: StagePlan): number | undefined {
   pivotRoot('.', '.');
   umount2('.', MNT_DETACH);
   process.chdir('/');
-  return master;
+  return consolePty;
 }
 
 /** The command's pid once it runs. */
 let commandPid: number | undefined;
 
-/** The console pty: its slave is on /dev/console, its master relayed to this process's stdio. */
+/** The console relay: the pty master copied to this process's stdout, its stdin to the master. */
 interface Terminal {
   master: number;
-  /** Resolves when the command's side of the pty is closed and its output written. */
-  drained: Promise<void>;
-  restore(): void;
+  /** After the command has exited: write out what it left in the pty, and give the terminal back. */
+  finish(): void;
 }
 
-function relayTerminal(master: number): Terminal {
+function relayTerminal({ master, slave }: Console): Terminal {
   copyWindowSize(1, master) || copyWindowSize(0, master);
 
   const pty = new tty.ReadStream(master);
@@ -191,31 +194,39 @@ function relayTerminal(master: number): Terminal {
   input?.on('data', (data) => pty.write(data));
   input?.on('error', () => {});
   pty.on('data', (data) => process.stdout.write(data));
-  const drained = new Promise<void>((resolve) => {
-    // EIO once every slave fd is closed: the command and all its processes are gone.
-    pty.on('error', () => resolve());
-    pty.on('end', () => resolve());
-  });
+  pty.on('error', () => {});
   return {
     master,
-    drained,
-    restore() {
+    finish() {
+      // Everything the command wrote is queued in the pty by now; the stage's own slave fd kept the
+      // master from hanging up, so nothing was dropped. Read it to the end (EAGAIN) and write it out.
+      pty.pause();
+      const buf = Buffer.alloc(64 * 1024);
+      // libuv may have left the master blocking: read only what poll says is there.
+      while (pollReadable(master, 0)) {
+        let n = 0;
+        try {
+          n = readSync(master, buf, 0, buf.length, null);
+        } catch {
+          break;
+        }
+        if (n === 0) break;
+        process.stdout.write(Buffer.from(buf.subarray(0, n)));
+      }
+      closeSync(slave);
       if (input instanceof tty.ReadStream) input.setRawMode(false);
       input?.destroy();
     },
   };
 }
 
-function run(plan: StagePlan, master: number | undefined): void {
+function run(plan: StagePlan, consolePty: Console | undefined): void {
   const { argv, env, cwd } = plan.process;
-  const terminal = master === undefined ? undefined : relayTerminal(master);
+  const terminal = consolePty === undefined ? undefined : relayTerminal(consolePty);
   let ended = false;
-  const onExit = async (status: WaitStatus) => {
+  const onExit = (status: WaitStatus) => {
     ended = true;
-    if (terminal) {
-      await terminal.drained;
-      terminal.restore();
-    }
+    terminal?.finish();
     const signal = status.signal === null ? null : signalName(status.signal);
     emit({ event: 'exit', code: status.code, signal });
     const exit = () => process.exit(status.code ?? 128 + (status.signal ?? 0));
@@ -227,7 +238,7 @@ function run(plan: StagePlan, master: number | undefined): void {
   const check = () => {
     if (commandPid === undefined || ended) return;
     const status = reap(commandPid);
-    if (status) void onExit(status);
+    if (status) onExit(status);
   };
   process.on('SIGCHLD', check);
   process.umask(COMMAND_UMASK);
@@ -235,7 +246,7 @@ function run(plan: StagePlan, master: number | undefined): void {
     commandPid = spawnCommand({ argv, env, cwd, terminal: terminal ? '/dev/console' : undefined });
   } catch (err) {
     const e = err as SyscallError;
-    terminal?.restore();
+    terminal?.finish();
     emit({ event: 'exec-error', file: argv[0], code: e.code ?? 'UNKNOWN', message: e.message });
     process.exit(e.code === 'ENOENT' ? 127 : 126);
   }
@@ -280,15 +291,15 @@ function main(): void {
   }
   process.umask(0);
   let ready: StagePlan;
-  let master: number | undefined;
+  let consolePty: Console | undefined;
   try {
     ready = readPlan();
     plan = ready;
-    master = setup(ready);
+    consolePty = setup(ready);
   } catch (err) {
     fail(err);
   }
-  run(ready, master);
+  run(ready, consolePty);
 }
 
 main();

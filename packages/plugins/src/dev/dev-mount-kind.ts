@@ -1,5 +1,6 @@
-import { flagOptions, type MountKind, type MountOp, type MountSpec, mountFsOp, type OptionSpec } from '@builder/core';
+import { canonicalOption, type MountKind, type MountOp, type MountSpec, mountFsOp } from '@builder/core';
 import { injectable } from '@builder/core/di';
+import { TMPFS_OPTIONS } from '../tmpfs/tmpfs-mount-kind.js';
 
 /** The device nodes every container gets (OCI runtime spec "Default Devices"), all 0666. */
 export const DEFAULT_DEVICES: readonly { name: string; major: number; minor: number }[] = [
@@ -28,17 +29,18 @@ export const DEFAULT_DEV_SYMLINKS: readonly [string, string][] = [
 export class DevMountKind implements MountKind {
   readonly type = 'dev';
   readonly description = `A tmpfs with the default device nodes (null, zero, full, random, urandom, tty) and symlinks.`;
-  readonly options: readonly OptionSpec[] = [
-    ...flagOptions('nosuid', 'noexec', 'strictatime', 'relatime', 'noatime'),
-    { name: 'size', value: 'size', description: 'size limit of the tmpfs' },
-    { name: 'mode', value: 'octal', description: 'permissions of the /dev directory' },
-  ];
+  readonly options = TMPFS_OPTIONS;
 
   plan(mount: MountSpec): MountOp[] {
     const dir = mount.destination.replace(/\/+$/, '');
     return [
       {
-        ...mountFsOp(mount, 'tmpfs', ['nosuid', 'strictatime', 'mode=755', 'size=65536k']),
+        ...mountFsOp({ ...mount, options: mount.options?.map((o) => canonicalOption(this.options, o)) }, 'tmpfs', [
+          'nosuid',
+          'strictatime',
+          'mode=755',
+          'size=65536k',
+        ]),
         source: mount.source ?? 'tmpfs',
       },
       ...DEFAULT_DEVICES.map(
