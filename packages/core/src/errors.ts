@@ -22,3 +22,9 @@ export class RunError extends BuilderError {}
 
 /** The command could not be executed: 127 when it was not found, 126 when it could not be run. */
 export class ExecError extends BuilderError {}
+
+/** An image (OCI layout, oci-archive, docker-archive, rootfs tarball) that cannot be read or used. */
+export class ImageError extends BuilderError {}
+
+/** A layer tarball that is malformed, ambiguous or unsafe, or that does not match its digest or media type. */
+export class LayerError extends BuilderError {}

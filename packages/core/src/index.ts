@@ -25,7 +25,7 @@ export {
 } from './contributions/mount-kind.js';
 export { MountKindRegistry } from './contributions/mount-kind-registry.js';
 export { createEngine, DEFAULT_PLUGINS, type Engine, type EngineOptions, type MountKindInfo } from './engine.js';
-export { BuilderError, ExecError, PluginError, RootfsError, RunError, SpecError } from './errors.js';
+export { BuilderError, ExecError, LayerError, PluginError, RootfsError, RunError, SpecError } from './errors.js';
 export { LOG_LEVELS, Logger, type LogLevel, WinstonLogger } from './logging/logger.js';
 export { DEFAULT_MOUNTS } from './plan/default-mounts.js';
 export { buildEnv, EngineSettings, Planner } from './plan/planner.js';

@@ -36,6 +36,10 @@ export const UMOUNT_NOFOLLOW = 8;
 export const AT_FDCWD = -100;
 export const AT_REMOVEDIR = 0x200;
 export const AT_EMPTY_PATH = 0x1000;
+export const AT_SYMLINK_NOFOLLOW = 0x100;
+export const AT_SYMLINK_FOLLOW = 0x400;
+export const XATTR_CREATE = 0x1;
+export const XATTR_REPLACE = 0x2;
 
 export const O_RDONLY = 0;
 export const O_WRONLY = 1;

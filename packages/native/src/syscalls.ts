@@ -148,3 +148,57 @@ export function utimensat(dirfd: number, path: string, atimeNs: bigint, mtimeNs:
   buf.writeBigInt64LE(mtimeNs % 1_000_000_000n, 24);
   check(c.utimensat(dirfd, path, buf, flags), 'utimensat', path);
 }
+
+/** linkat(2): `flags` 0 never follows a symlink named by `oldpath` (the link names the symlink itself). */
+export function linkat(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags = 0): void {
+  check(c.linkat(olddirfd, oldpath, newdirfd, newpath, flags), 'linkat', oldpath, newpath);
+}
+
+/** fchownat(2); pass AT_SYMLINK_NOFOLLOW to change a symlink itself (lchown). */
+export function fchownat(dirfd: number, path: string, uid: number, gid: number, flags = 0): void {
+  check(c.fchownat(dirfd, path, uid, gid, flags), 'fchownat', path);
+}
+
+/** fchmodat(2) without flags (glibc refuses AT_SYMLINK_NOFOLLOW for anything but symlinks). Follows a final symlink. */
+export function fchmodat(dirfd: number, path: string, mode: number): void {
+  check(c.fchmodat(dirfd, path, mode, 0), 'fchmodat', path);
+}
+
+/** Set an extended attribute of `path` without following a final symlink; the value is taken byte for byte. */
+export function lsetxattr(path: string, name: string, value: Buffer, flags = 0): void {
+  check(c.lsetxattr(path, name, value, value.length, flags), 'lsetxattr', path, name);
+}
+
+/** An extended attribute of `path` (a final symlink is not followed), byte for byte. */
+export function lgetxattr(path: string, name: string): Buffer {
+  for (;;) {
+    const size = check(c.lgetxattr(path, name, null, 0), 'lgetxattr', path, name);
+    const buf = Buffer.alloc(size);
+    const rc = Number(c.lgetxattr(path, name, buf, size));
+    if (rc >= 0) return buf.subarray(0, rc);
+    if (errno() !== 34 /* ERANGE: it grew meanwhile */) throw new SyscallError('lgetxattr', errno(), path, name);
+  }
+}
+
+/** Names of the extended attributes of `path` (a final symlink is not followed). */
+export function llistxattr(path: string): string[] {
+  for (;;) {
+    const size = check(c.llistxattr(path, null, 0), 'llistxattr', path);
+    if (size === 0) return [];
+    const buf = Buffer.alloc(size);
+    const rc = Number(c.llistxattr(path, buf, size));
+    if (rc >= 0) {
+      return buf
+        .subarray(0, rc)
+        .toString('utf8')
+        .split('\0')
+        .filter((n) => n !== '');
+    }
+    if (errno() !== 34 /* ERANGE */) throw new SyscallError('llistxattr', errno(), path);
+  }
+}
+
+/** Remove an extended attribute of `path` (a final symlink is not followed). */
+export function lremovexattr(path: string, name: string): void {
+  check(c.lremovexattr(path, name), 'lremovexattr', path, name);
+}
