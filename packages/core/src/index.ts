@@ -25,7 +25,21 @@ export {
 } from './contributions/mount-kind.js';
 export { MountKindRegistry } from './contributions/mount-kind-registry.js';
 export { createEngine, DEFAULT_PLUGINS, type Engine, type EngineOptions, type MountKindInfo } from './engine.js';
-export { BuilderError, ExecError, LayerError, PluginError, RootfsError, RunError, SpecError } from './errors.js';
+export {
+  BuilderError,
+  ExecError,
+  ImageError,
+  LayerError,
+  PluginError,
+  RootfsError,
+  RunError,
+  SpecError,
+} from './errors.js';
+export type { ImageConfig, ImageLayer, ImageManifest, OpenImage } from './images/image.js';
+export { applyImageConfig } from './images/image-config.js';
+export { IMAGE_TRANSPORTS, type ImageRef, type ImageTransport, parseImageRef } from './images/image-ref.js';
+export { type Compression, layerCompression, MEDIA_TYPE } from './images/media-types.js';
+export { openImage, withImage } from './images/open-image.js';
 export { LOG_LEVELS, Logger, type LogLevel, WinstonLogger } from './logging/logger.js';
 export { DEFAULT_MOUNTS } from './plan/default-mounts.js';
 export { buildEnv, EngineSettings, Planner } from './plan/planner.js';

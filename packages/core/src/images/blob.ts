@@ -1,0 +1,111 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { pipeline, Transform, type TransformCallback } from 'node:stream';
+import { ImageError } from '../errors.js';
+
+export const DIGEST_RE = /^sha256:([0-9a-f]{64})$/;
+
+/** The hex part of a `sha256:<hex>` digest, or an ImageError naming `what`. */
+export function digestHex(digest: unknown, what: string): string {
+  const m = typeof digest === 'string' ? DIGEST_RE.exec(digest) : null;
+  if (!m) throw new ImageError(`${what}: unsupported or malformed digest ${JSON.stringify(digest)}`);
+  return m[1];
+}
+
+/** A pass-through stream that fails at its end when the bytes' sha256 or count differ from the expected ones. */
+export class VerifyStream extends Transform {
+  private readonly hash = createHash('sha256');
+  private count = 0;
+  constructor(
+    private readonly digest: string,
+    private readonly size: number | undefined,
+    private readonly what: string,
+  ) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.count += chunk.length;
+    cb(null, chunk);
+  }
+  override _flush(cb: TransformCallback): void {
+    if (this.size !== undefined && this.count !== this.size) {
+      cb(new ImageError(`${this.what}: size mismatch: expected ${this.size} bytes, read ${this.count}`));
+      return;
+    }
+    const got = `sha256:${this.hash.digest('hex')}`;
+    if (got !== this.digest) {
+      cb(new ImageError(`${this.what}: digest mismatch: expected ${this.digest}, got ${got}`));
+      return;
+    }
+    cb();
+  }
+}
+
+/** A verifying read stream of a file; errors of the file (ENOENT, …) come out of the returned stream. */
+export function openVerified(
+  file: string,
+  digest: string,
+  size: number | undefined,
+  what: string,
+): NodeJS.ReadableStream {
+  const verify = new VerifyStream(digest, size, what);
+  pipeline(createReadStream(file), verify, () => {});
+  return verify;
+}
+
+/** Reads a whole small blob, checks it against its digest (and size when given). */
+export async function readVerified(
+  file: string,
+  digest: string,
+  size: number | undefined,
+  what: string,
+): Promise<Buffer> {
+  const data = await readFile(file).catch((e: NodeJS.ErrnoException) => {
+    throw new ImageError(`${what}: cannot read ${file}: ${e.code ?? e.message}`, { cause: e });
+  });
+  if (size !== undefined && data.length !== size) {
+    throw new ImageError(`${what}: size mismatch: expected ${size} bytes, found ${data.length}`);
+  }
+  const got = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+  if (got !== digest) throw new ImageError(`${what}: digest mismatch: expected ${digest}, got ${got}`);
+  return data;
+}
+
+/** sha256 of a file, as `sha256:<hex>`. */
+export async function fileDigest(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return `sha256:${hash.digest('hex')}`;
+}
+
+/** Size of a regular file, or an ImageError naming `what` when it is missing or not a file. */
+export async function fileSize(file: string, what: string): Promise<number> {
+  const st = await stat(file).catch((e: NodeJS.ErrnoException) => {
+    throw new ImageError(`${what}: missing ${file} (${e.code ?? e.message})`, { cause: e });
+  });
+  if (!st.isFile()) throw new ImageError(`${what}: ${file} is not a regular file`);
+  return st.size;
+}
+
+/** Parses JSON, or an ImageError naming `what`. */
+export function parseJson(data: Buffer | string, what: string): unknown {
+  try {
+    return JSON.parse(data.toString());
+  } catch (e) {
+    throw new ImageError(`${what}: bad JSON: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** Reads and parses a JSON file, or an ImageError naming `what` (missing file or bad JSON). */
+export async function readJsonFile(file: string, what: string): Promise<unknown> {
+  const data = await readFile(file).catch((e: NodeJS.ErrnoException) => {
+    throw new ImageError(`${what}: missing ${file} (${e.code ?? e.message})`, { cause: e });
+  });
+  return parseJson(data, `${what}: ${file}`);
+}
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

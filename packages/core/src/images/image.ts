@@ -1,0 +1,37 @@
+import type { Compression } from './media-types.js';
+
+/** The run-time part of an image's config (the `config` section of an OCI or docker image config). */
+export interface ImageConfig {
+  Env?: string[];
+  Cmd?: string[];
+  Entrypoint?: string[];
+  WorkingDir?: string;
+  User?: string;
+}
+
+export interface ImageLayer {
+  /** `sha256:<hex>` of the blob as stored (compressed if it is). */
+  digest: string;
+  /** `sha256:<hex>` of the uncompressed tar (from the config's `rootfs.diff_ids`). */
+  diffId: string;
+  mediaType: string;
+  compression: Compression;
+  /** Size of the blob as stored, in bytes. */
+  size: number;
+  /**
+   * The blob as stored. The stream checks the blob's size and sha256 against `size` and `digest`
+   * and ends with an ImageError instead of its last chunk's end when they do not match.
+   */
+  open(): NodeJS.ReadableStream;
+}
+
+export interface ImageManifest {
+  /** Bottom layer first. */
+  layers: ImageLayer[];
+  config: ImageConfig;
+}
+
+/** An image being read; `close()` removes what reading it needed (an extracted archive), and is idempotent. */
+export interface OpenImage extends ImageManifest {
+  close(): Promise<void>;
+}
