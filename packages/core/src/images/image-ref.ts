@@ -55,7 +55,7 @@ export function parseImageRef(text: string, cwd: string = process.cwd()): ImageR
     case 'oci-archive':
       return suffix === undefined ? { transport: t, path: abs, text } : { transport: t, path: abs, tag: suffix, text };
     case 'docker-archive':
-      if (suffix !== undefined && suffix.startsWith('@') && !/^@\d+$/.test(suffix)) {
+      if (suffix?.startsWith('@') && !/^@\d+$/.test(suffix)) {
         throw new SpecError(`image reference "${text}": "${suffix}" is not an image index (use @0, @1, …)`);
       }
       return suffix === undefined ? { transport: t, path: abs, text } : { transport: t, path: abs, ref: suffix, text };
