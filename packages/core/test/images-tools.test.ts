@@ -245,6 +245,55 @@ describe('images made by umoci and skopeo', () => {
     );
   });
 
+  it('follows a nested index to the manifest for this machine', async () => {
+    const copy = join(work, 'L-nested');
+    cpSync(layout, copy, { recursive: true });
+    const index = JSON.parse(readFileSync(join(copy, 'index.json'), 'utf8'));
+    const manifest = { ...index.manifests[0], annotations: undefined };
+    const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+    const other = { ...manifest, digest: `sha256:${'0'.repeat(64)}`, platform: { os: 'linux', architecture: 'mips' } };
+    const nested = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [other, { ...manifest, platform: { os: 'linux', architecture: arch } }],
+      }),
+    );
+    writeFileSync(join(copy, 'blobs/sha256', sha(nested).slice('sha256:'.length)), nested);
+    index.manifests = [
+      {
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        digest: sha(nested),
+        size: nested.length,
+        annotations: { 'org.opencontainers.image.ref.name': 'multi' },
+      },
+    ];
+    writeFileSync(join(copy, 'index.json'), JSON.stringify(index));
+    await withImage(parseImageRef(`oci:${copy}:multi`), checkImage);
+  });
+
+  it('reads the OCI-layout variant of docker-archive (blobs/sha256 paths in manifest.json)', async () => {
+    const dir = join(work, 'oci-in-docker');
+    mkdirSync(dir);
+    run('tar', ['-xf', ociArchive, '-C', dir]);
+    const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
+    const blob = (d: string) => `blobs/sha256/${d.slice('sha256:'.length)}`;
+    const manifest = JSON.parse(readFileSync(join(dir, blob(index.manifests[0].digest)), 'utf8'));
+    const entry = {
+      Config: blob(manifest.config.digest),
+      RepoTags: ['base:latest'],
+      Layers: manifest.layers.map((l: { digest: string }) => blob(l.digest)),
+    };
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify([entry]));
+    const archive = join(work, 'oci-in-docker.tar');
+    run('tar', ['-cf', archive, '-C', dir, '.']);
+    await withImage(parseImageRef(`docker-archive:${archive}:base`), async (m) => {
+      await checkImage(m);
+      expect(m.layers.map((l) => l.digest)).toEqual(expectedDigests);
+      expect(m.layers[0].mediaType).toBe('application/vnd.docker.image.rootfs.diff.tar.gzip');
+    });
+  });
+
   it('reads rootfs tarballs made by tar, plain, gzip and zstd, as one-layer images', async () => {
     const src = join(work, 'rootfs-src');
     mkdirSync(join(src, 'etc'), { recursive: true });
