@@ -1,0 +1,663 @@
+// Unpacking one OCI / Docker layer tarball into a directory.
+//
+// Design notes (research/tar-layers.md TL;DR 1, §1, §7):
+// - Input: a stream or a file. The first bytes are sniffed: gzip (Node's zlib, in process), zstd (a
+//   `zstd -dc` child process: Node 20 has no zstd; the Debian `zstd` package provides it), or plain
+//   tar. bzip2 and anything else are refused. When a media type is given, the sniffed compression must
+//   match it. The uncompressed stream is hashed to its very end (bytes after the end-of-archive blocks
+//   included): that sha256 is the diffID, compared when one is given.
+// - Parsing: tar-scan.ts, our own strict reader (PAX values as bytes, limits, no sparse files).
+// - File system work: synchronous calls only, all in LayerWriter, which takes entries and body chunks
+//   and could run unchanged in a worker thread. Every path is resolved by fds inside `dest` with chroot
+//   rules (native resolveInRoot / resolveParentInRoot): an absolute symlink in a parent means
+//   dest-relative, `..` never climbs above dest. Missing parents are created 0755. The final component
+//   is never followed: it is lstat'ed and, unless old and new are both directories, removed first.
+// - Names: the leading `/` is dropped and `a/../b` is cleaned to `b`; a name that climbs out of the
+//   root (`../x`) is refused. A root entry (`.`, `./`) must be a directory and is otherwise skipped
+//   (CVE-2021-29136: a symlink named `.`).
+// - A non-directory in the middle of a path (`file/x`) is an error (ENOTDIR), as in containerd and moby.
+// - Metadata order: contents, then lchown, then chmod (a chown clears setuid/setgid), then xattrs (a
+//   chown or a write clears security.capability), then times. Modes are set with chmod, so the umask
+//   never bites. Directory times are set at the end, deepest first, because creating children moves
+//   them. Hard links get no metadata of their own (umoci).
+// - Xattrs come from `SCHILY.xattr.*` byte for byte; `trusted.*` is refused (it could steer overlayfs),
+//   `security.selinux` is skipped. EPERM on `user.*` for symlinks and devices (the kernel forbids them)
+//   and ENOTSUP are ignored.
+// - Hard links: the target is cleaned like a name and resolved inside dest; its final component is not
+//   followed (a link to a symlink links the symlink). It must already exist: earlier in this layer, or
+//   in dest. A link that comes before its target is an error.
+// - Whiteouts (`.wh.NAME`, `.wh..wh..opq`), OCI meaning; `.wh.`, `.wh..`, `.wh...` are refused; other
+//   `.wh..wh.*` (AUFS metadata) are skipped.
+//   - 'flat': applied to dest directly, umoci style: `upperPaths` holds every path this layer wrote and
+//     all their ancestors; a whiteout never removes one of those (OCI: whiteouts apply only to lower
+//     layers), whatever the order of the entries.
+//   - 'overlay' (dest is this layer's own directory, later an overlay lowerdir): `.wh.X` becomes a 0:0
+//     char device X, an opaque marker becomes `trusted.overlay.opaque=y` on its directory. umoci's two
+//     fixes: plain whiteouts under a directory made opaque by this layer are removed, and a whiteout
+//     that later becomes a parent (or a directory) turns into an opaque directory.
+// - Errors: a LayerError naming the entry. Dest is left as it was when the error struck; the caller
+//   unpacks into a fresh directory and removes it on failure.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  createReadStream,
+  fchmodSync,
+  fchownSync,
+  lstatSync,
+  readdirSync,
+  rmSync,
+  type Stats,
+  writeSync,
+} from 'node:fs';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import {
+  AT_FDCWD,
+  AT_SYMLINK_NOFOLLOW,
+  fchmodat,
+  fchownat,
+  fdPath,
+  hasCode,
+  linkat,
+  llistxattr,
+  lremovexattr,
+  lsetxattr,
+  makedev,
+  mkdirat,
+  mknodat,
+  O_CLOEXEC,
+  O_CREAT,
+  O_DIRECTORY,
+  O_EXCL,
+  O_NOCTTY,
+  O_NOFOLLOW,
+  O_PATH,
+  O_RDONLY,
+  O_WRONLY,
+  openat,
+  resolveInRoot,
+  resolveParentInRoot,
+  S_IFBLK,
+  S_IFCHR,
+  S_IFIFO,
+  symlinkat,
+  unlinkat,
+  utimensat,
+} from '@builder/native';
+import { LayerError } from '../errors.js';
+import { type TarEntry, TarScanner } from './tar-scan.js';
+
+export type LayerFormat = 'overlay' | 'flat';
+
+export interface UnpackOptions {
+  format: LayerFormat;
+  /** `sha256:<hex>` of the uncompressed tarball; checked when given. */
+  diffId?: string;
+  /** The layer's media type; the sniffed compression must match it when given. */
+  mediaType?: string;
+  /** Called with the number of (compressed) input bytes read so far. */
+  onProgress?: (bytesIn: number) => void;
+}
+
+export interface UnpackResult {
+  diffId: string;
+  entries: number;
+}
+
+type Compression = 'gzip' | 'zstd' | 'none';
+
+const OPAQUE = '.wh..wh..opq';
+const WH = '.wh.';
+
+export async function unpackLayer(
+  input: NodeJS.ReadableStream | string,
+  dest: string,
+  opts: UnpackOptions,
+): Promise<UnpackResult> {
+  const source: Readable =
+    typeof input === 'string'
+      ? createReadStream(input)
+      : (input as Readable).read
+        ? (input as Readable)
+        : Readable.from(input);
+  let bytesIn = 0;
+  const counted = (async function* () {
+    for await (const chunk of source) {
+      bytesIn += chunk.length;
+      opts.onProgress?.(bytesIn);
+      yield chunk as Buffer;
+    }
+  })();
+
+  // Sniff the first bytes.
+  const head: Buffer[] = [];
+  let headLen = 0;
+  let sourceDone = false;
+  while (headLen < 6) {
+    const r = await counted.next();
+    if (r.done) {
+      sourceDone = true;
+      break;
+    }
+    head.push(r.value);
+    headLen += r.value.length;
+  }
+  const first = Buffer.concat(head);
+  const compression = sniff(first);
+  if (opts.mediaType !== undefined) checkMediaType(opts.mediaType, compression);
+  const raw = Readable.from(
+    (async function* () {
+      if (first.length) yield first;
+      if (!sourceDone) yield* counted;
+    })(),
+    { objectMode: false },
+  );
+
+  const writer = new LayerWriter(dest, opts.format);
+  const scanner = new TarScanner(writer);
+  const hash = createHash('sha256');
+  let child: ReturnType<typeof spawn> | undefined;
+  let childError = '';
+  let plain: Readable;
+  if (compression === 'gzip') {
+    plain = raw.pipe(createGunzip());
+    raw.on('error', (e) => plain.destroy(e));
+  } else if (compression === 'zstd') {
+    const zstd = spawn('zstd', ['-dc', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    child = zstd;
+    zstd.stdin.on('error', () => {}); // EPIPE when zstd fails early: its exit status says why
+    zstd.stderr.on('data', (d: Buffer) => {
+      childError += d.toString();
+    });
+    raw.pipe(zstd.stdin);
+    plain = zstd.stdout;
+  } else {
+    plain = raw;
+  }
+  const exited = child
+    ? new Promise<number | null>((resolve, reject) => {
+        child?.on('error', (e) => reject(new LayerError(`cannot run zstd: ${e.message}`, { cause: e })));
+        child?.on('close', (code) => resolve(code));
+      })
+    : Promise.resolve(0);
+  exited.catch(() => {});
+
+  let total = 0;
+  try {
+    try {
+      for await (const chunk of plain) {
+        total += chunk.length;
+        hash.update(chunk);
+        scanner.push(chunk);
+      }
+    } catch (err) {
+      if (err instanceof LayerError) throw err;
+      const msg = err instanceof Error ? err.message : String(err);
+      throw new LayerError(`layer tarball cannot be read (${compression}): ${msg}`, { cause: err });
+    }
+    const code = await exited;
+    if (code !== 0) throw new LayerError(`zstd -dc failed (exit ${code}): ${childError.trim()}`);
+    if (total === 0) throw new LayerError('layer tarball is empty (0 bytes after decompression)');
+    scanner.finish();
+    writer.finish();
+  } catch (err) {
+    writer.abort();
+    child?.kill();
+    raw.destroy();
+    plain.destroy();
+    if (err instanceof LayerError) throw err;
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new LayerError(`cannot unpack layer: ${msg}`, { cause: err });
+  }
+  const diffId = `sha256:${hash.digest('hex')}`;
+  if (opts.diffId !== undefined && opts.diffId !== diffId) {
+    throw new LayerError(`layer diffID mismatch: expected ${opts.diffId}, got ${diffId}`);
+  }
+  return { diffId, entries: scanner.entries };
+}
+
+function sniff(b: Buffer): Compression {
+  if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) return 'gzip';
+  if (b.length >= 4) {
+    const m = b.readUInt32LE(0);
+    if (m === 0xfd2fb528 || (m & 0xfffffff0) === 0x184d2a50) return 'zstd'; // frame or skippable frame
+  }
+  if (b.length >= 3 && b.toString('latin1', 0, 3) === 'BZh') throw new LayerError('bzip2 layers are not supported');
+  if (b.length >= 6 && b.toString('latin1', 0, 6) === '\xfd7zXZ\0') throw new LayerError('xz layers are not supported');
+  return 'none';
+}
+
+function checkMediaType(mediaType: string, found: Compression): void {
+  const base = mediaType.split(';')[0].trim();
+  let want: Compression;
+  if (/[+.]gzip$/.test(base)) want = 'gzip';
+  else if (/[+.]zstd$/.test(base)) want = 'zstd';
+  else if (/[.+]tar$/.test(base)) want = 'none';
+  else throw new LayerError(`unsupported layer media type '${mediaType}'`);
+  if (want !== found) {
+    throw new LayerError(
+      `layer media type '${mediaType}' says ${want}, but the data is ${found === 'none' ? 'not compressed' : found}`,
+    );
+  }
+}
+
+/** Clean a name lexically inside the root: `null` for the root itself; throws when it climbs out. */
+export function cleanName(name: string, what: string): string | null {
+  const out: string[] = [];
+  for (const part of name.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (!out.length) throw new LayerError(`${what} '${name}' leaves the root`);
+      out.pop();
+    } else out.push(part);
+  }
+  return out.length ? out.join('/') : null;
+}
+
+const parentOf = (p: string) => (p.lastIndexOf('/') <= 0 ? '/' : p.slice(0, p.lastIndexOf('/')));
+const join = (dir: string, name: string) => (dir === '/' ? `/${name}` : `${dir}/${name}`);
+const depth = (p: string) => p.split('/').length;
+
+interface Times {
+  atimeNs: bigint;
+  mtimeNs: bigint;
+}
+
+/**
+ * The synchronous half: applies entries to `dest`. Paths it keeps are resolved paths inside dest
+ * (`/a/b`, symlinks in parents already followed).
+ */
+export class LayerWriter {
+  private readonly rootFd: number;
+  /** Every resolved path this layer wrote, with all its ancestors (flat-format whiteouts). */
+  private readonly upperPaths = new Set<string>(['/']);
+  /** Whiteout devices this layer made (overlay format). */
+  private readonly whiteouts = new Set<string>();
+  private readonly opaqueDirs = new Set<string>();
+  private readonly dirTimes = new Map<string, Times>();
+  private file?: { fd: number; entry: TarEntry; parentFd: number; name: string; path: string };
+
+  constructor(
+    dest: string,
+    private readonly format: LayerFormat,
+  ) {
+    this.rootFd = openat(AT_FDCWD, dest, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  }
+
+  entry(e: TarEntry): void {
+    try {
+      this.apply(e);
+    } catch (err) {
+      throw asLayerError(err, e);
+    }
+  }
+
+  data(chunk: Buffer): void {
+    const f = this.file;
+    if (!f) return;
+    let off = 0;
+    while (off < chunk.length) off += writeSync(f.fd, chunk, off, chunk.length - off);
+  }
+
+  entryEnd(e: TarEntry): void {
+    const f = this.file;
+    if (!f) return;
+    this.file = undefined;
+    try {
+      try {
+        fchownSync(f.fd, e.uid, e.gid);
+        fchmodSync(f.fd, e.mode);
+      } finally {
+        closeSync(f.fd);
+      }
+      this.setXattrs(f.parentFd, f.name, e, true);
+      this.setTimes(f.parentFd, f.name, e);
+    } catch (err) {
+      throw asLayerError(err, e);
+    } finally {
+      closeSync(f.parentFd);
+    }
+  }
+
+  /** Directory times, deepest first. */
+  finish(): void {
+    const dirs = [...this.dirTimes.entries()].sort((a, b) => depth(b[0]) - depth(a[0]));
+    for (const [path, t] of dirs) {
+      const r = resolveInRoot(this.rootFd, path);
+      try {
+        utimensat(AT_FDCWD, fdPath(r.fd), t.atimeNs, t.mtimeNs);
+      } finally {
+        closeSync(r.fd);
+      }
+    }
+    this.dirTimes.clear();
+    closeSync(this.rootFd);
+  }
+
+  abort(): void {
+    if (this.file) {
+      closeSync(this.file.fd);
+      closeSync(this.file.parentFd);
+      this.file = undefined;
+    }
+    try {
+      closeSync(this.rootFd);
+    } catch {
+      // already closed by finish()
+    }
+  }
+
+  private apply(e: TarEntry): void {
+    const clean = cleanName(e.name, 'entry');
+    if (clean === null) {
+      if (e.type !== 'dir') throw new LayerError(`entry '${e.name}' would replace the root directory with a ${e.type}`);
+      return;
+    }
+    const base = clean.slice(clean.lastIndexOf('/') + 1);
+    if (base.startsWith(WH)) {
+      this.whiteout(clean, base, e);
+      return;
+    }
+    if (this.format === 'overlay') this.openWhiteoutsAbove(clean);
+    const parent = resolveParentInRoot(this.rootFd, clean, true);
+    let keepParent = false;
+    try {
+      const path = join(parent.path, parent.name);
+      const name = parent.name;
+      const pfd = parent.fd;
+      const old = this.lstatAt(pfd, name);
+      const wasWhiteout = this.whiteouts.delete(path);
+      if (old && !(old.isDirectory() && e.type === 'dir')) this.remove(pfd, name, path, old);
+      this.markUpper(path);
+      switch (e.type) {
+        case 'dir': {
+          if (!old?.isDirectory()) mkdirat(pfd, name, 0o700);
+          fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
+          fchmodat(pfd, name, e.mode);
+          this.setXattrs(pfd, name, e, !!old?.isDirectory());
+          if (wasWhiteout) this.makeOpaque(pfd, name, path);
+          this.dirTimes.set(path, times(e));
+          break;
+        }
+        case 'file': {
+          const fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0o600);
+          this.file = { fd, entry: e, parentFd: pfd, name, path };
+          keepParent = true;
+          if (e.size === 0) return; // entryEnd follows at once and closes both
+          break;
+        }
+        case 'symlink': {
+          symlinkat(e.linkname, pfd, name);
+          fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
+          this.setXattrs(pfd, name, e, false);
+          this.setTimes(pfd, name, e);
+          break;
+        }
+        case 'link': {
+          const target = cleanName(e.linkname, 'hard link target');
+          if (target === null) throw new LayerError(`hard link '${e.name}' points at the root directory`);
+          let t: ReturnType<typeof resolveParentInRoot>;
+          try {
+            t = resolveParentInRoot(this.rootFd, target, false);
+          } catch (err) {
+            if (hasCode(err, 'ENOENT') || hasCode(err, 'ENOTDIR')) throw missingTarget(e);
+            throw err;
+          }
+          try {
+            linkat(t.fd, t.name, pfd, name, 0);
+          } catch (err) {
+            if (hasCode(err, 'ENOENT')) throw missingTarget(e);
+            if (hasCode(err, 'EPERM') && this.lstatAt(t.fd, t.name)?.isDirectory()) {
+              throw new LayerError(`hard link '${e.name}' points at a directory ('${e.linkname}')`);
+            }
+            throw err;
+          } finally {
+            closeSync(t.fd);
+          }
+          break;
+        }
+        case 'char':
+        case 'block':
+        case 'fifo': {
+          const kind = e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO;
+          mknodat(pfd, name, kind | 0o600, makedev(e.devmajor, e.devminor));
+          fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
+          fchmodat(pfd, name, e.mode);
+          this.setXattrs(pfd, name, e, false);
+          this.setTimes(pfd, name, e);
+          break;
+        }
+      }
+    } finally {
+      if (!keepParent) closeSync(parent.fd);
+    }
+  }
+
+  private whiteout(clean: string, base: string, e: TarEntry): void {
+    const dirName = clean.includes('/') ? clean.slice(0, clean.lastIndexOf('/')) : '';
+    if (base === OPAQUE) {
+      this.opaque(dirName, e);
+      return;
+    }
+    if (base.startsWith(`${WH}${WH}`)) return; // AUFS metadata (.wh..wh.plnk, .wh..wh.aufs)
+    const target = base.slice(WH.length);
+    if (target === '' || target === '.' || target === '..') {
+      throw new LayerError(`invalid whiteout '${e.name}'`);
+    }
+    if (this.format === 'overlay') {
+      this.openWhiteoutsAbove(clean);
+      const parent = resolveParentInRoot(this.rootFd, dirName ? `${dirName}/${target}` : target, true);
+      try {
+        const path = join(parent.path, parent.name);
+        if (this.upperPaths.has(path) && !this.whiteouts.has(path)) return; // written by this layer
+        if (this.isUnderOpaque(path)) return; // an opaque directory of this layer hides it already
+        const old = this.lstatAt(parent.fd, parent.name);
+        if (old) this.remove(parent.fd, parent.name, path, old);
+        mknodat(parent.fd, parent.name, S_IFCHR, 0n);
+        fchownat(parent.fd, parent.name, 0, 0, AT_SYMLINK_NOFOLLOW);
+        this.whiteouts.add(path);
+        this.markUpper(parentOf(path));
+      } finally {
+        closeSync(parent.fd);
+      }
+      return;
+    }
+    // flat: remove what lower layers left, nothing of this layer.
+    let parent: ReturnType<typeof resolveParentInRoot>;
+    try {
+      parent = resolveParentInRoot(this.rootFd, dirName ? `${dirName}/${target}` : target, false);
+    } catch (err) {
+      if (hasCode(err, 'ENOENT') || hasCode(err, 'ENOTDIR')) return;
+      throw err;
+    }
+    try {
+      const path = join(parent.path, parent.name);
+      if (this.upperPaths.has(path)) return;
+      const old = this.lstatAt(parent.fd, parent.name);
+      if (old) this.remove(parent.fd, parent.name, path, old);
+    } finally {
+      closeSync(parent.fd);
+    }
+  }
+
+  private opaque(dirName: string, e: TarEntry): void {
+    if (this.format === 'overlay') {
+      if (dirName) this.openWhiteoutsAbove(`${dirName}/x`);
+      const r = resolveInRoot(this.rootFd, dirName, { kind: 'dir', mode: 0o755 });
+      try {
+        if (!lstatSync(fdPath(r.fd)).isDirectory()) {
+          throw new LayerError(`opaque whiteout '${e.name}' is not in a directory`);
+        }
+        this.markUpper(r.path);
+        this.makeOpaque(r.fd, '', r.path);
+      } finally {
+        closeSync(r.fd);
+      }
+      return;
+    }
+    let r: ReturnType<typeof resolveInRoot>;
+    try {
+      r = resolveInRoot(this.rootFd, dirName);
+    } catch (err) {
+      if (hasCode(err, 'ENOENT') || hasCode(err, 'ENOTDIR')) return;
+      throw err;
+    }
+    try {
+      if (lstatSync(fdPath(r.fd)).isDirectory()) this.removeLowerChildren(r.fd, r.path);
+    } finally {
+      closeSync(r.fd);
+    }
+  }
+
+  /** Flat format: remove every child of the directory that this layer did not write, recursively. */
+  private removeLowerChildren(dirFd: number, dirPath: string): void {
+    const fd = openat(dirFd, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    let names: string[];
+    try {
+      names = readdirFd(fd);
+    } finally {
+      closeSync(fd);
+    }
+    for (const name of names) {
+      const path = join(dirPath, name);
+      const st = this.lstatAt(dirFd, name);
+      if (!st) continue;
+      if (!this.upperPaths.has(path)) {
+        this.remove(dirFd, name, path, st);
+      } else if (st.isDirectory()) {
+        const sub = openat(dirFd, name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+        try {
+          this.removeLowerChildren(sub, path);
+        } finally {
+          closeSync(sub);
+        }
+      }
+    }
+  }
+
+  /** Overlay format: mark a directory opaque and drop this layer's whiteouts below it. */
+  private makeOpaque(pfd: number, name: string, path: string): void {
+    lsetxattr(this.procPath(pfd, name), 'trusted.overlay.opaque', Buffer.from('y'));
+    this.opaqueDirs.add(path);
+    for (const w of [...this.whiteouts]) {
+      if (!w.startsWith(`${path === '/' ? '' : path}/`)) continue;
+      const r = resolveParentInRoot(this.rootFd, w, false);
+      try {
+        unlinkat(r.fd, r.name, 0);
+      } finally {
+        closeSync(r.fd);
+      }
+      this.whiteouts.delete(w);
+    }
+  }
+
+  private isUnderOpaque(path: string): boolean {
+    for (let p = parentOf(path); ; p = parentOf(p)) {
+      if (this.opaqueDirs.has(p)) return true;
+      if (p === '/') return false;
+    }
+  }
+
+  /**
+   * Overlay format: a whiteout of this layer that is now needed as a parent of `clean` becomes an
+   * opaque directory (umoci). Lexical paths: this layer's whiteouts are never behind a symlink that
+   * this check would miss, since a whiteout device is not a directory to resolve through.
+   */
+  private openWhiteoutsAbove(clean: string): void {
+    if (!this.whiteouts.size) return;
+    const parts = clean.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const partial = parts.slice(0, i).join('/');
+      let r: ReturnType<typeof resolveParentInRoot>;
+      try {
+        r = resolveParentInRoot(this.rootFd, partial, false);
+      } catch {
+        return;
+      }
+      try {
+        const path = join(r.path, r.name);
+        if (!this.whiteouts.has(path)) continue;
+        unlinkat(r.fd, r.name, 0);
+        this.whiteouts.delete(path);
+        mkdirat(r.fd, r.name, 0o755);
+        this.makeOpaque(r.fd, r.name, path);
+      } finally {
+        closeSync(r.fd);
+      }
+    }
+  }
+
+  private markUpper(path: string): void {
+    for (let p = path; !this.upperPaths.has(p); p = parentOf(p)) this.upperPaths.add(p);
+  }
+
+  private remove(pfd: number, name: string, path: string, st: Stats): void {
+    if (st.isDirectory()) {
+      rmSync(this.procPath(pfd, name), { recursive: true, force: true });
+      for (const key of [...this.dirTimes.keys()]) {
+        if (key === path || key.startsWith(`${path}/`)) this.dirTimes.delete(key);
+      }
+      for (const w of [...this.whiteouts]) if (w.startsWith(`${path}/`)) this.whiteouts.delete(w);
+      this.opaqueDirs.delete(path);
+    } else {
+      unlinkat(pfd, name, 0);
+    }
+  }
+
+  private lstatAt(pfd: number, name: string): Stats | undefined {
+    return lstatSync(this.procPath(pfd, name), { throwIfNoEntry: false });
+  }
+
+  /** `/proc/self/fd/N/name`: the kernel resolves the fd, then `name` (not followed by l* calls). */
+  private procPath(pfd: number, name: string): string {
+    return name ? `${fdPath(pfd)}/${name}` : fdPath(pfd);
+  }
+
+  private setXattrs(pfd: number, name: string, e: TarEntry, replace: boolean): void {
+    const path = this.procPath(pfd, name);
+    if (replace) {
+      // Existing directory (or a file we wrote): the result must carry exactly the archive's xattrs.
+      for (const key of llistxattr(path)) {
+        if (key === 'security.selinux' || key.startsWith('trusted.overlay.') || e.xattrs.has(key)) continue;
+        lremovexattr(path, key);
+      }
+    }
+    for (const [key, value] of e.xattrs) {
+      if (key === 'security.selinux') continue;
+      if (key.startsWith('trusted.')) throw new LayerError(`entry '${e.name}' carries the xattr '${key}' (refused)`);
+      try {
+        lsetxattr(path, key, value);
+      } catch (err) {
+        if (hasCode(err, 'ENOTSUP')) continue;
+        if (hasCode(err, 'EPERM') && key.startsWith('user.') && e.type !== 'file' && e.type !== 'dir') continue;
+        throw err;
+      }
+    }
+  }
+
+  private setTimes(pfd: number, name: string, e: TarEntry): void {
+    const t = times(e);
+    utimensat(pfd, name, t.atimeNs, t.mtimeNs, AT_SYMLINK_NOFOLLOW);
+  }
+}
+
+/** atime = max(atime, mtime) when the archive has one (moby, containerd), else mtime. */
+function times(e: TarEntry): Times {
+  const atime = e.atimeNs !== undefined && e.atimeNs > e.mtimeNs ? e.atimeNs : e.mtimeNs;
+  return { atimeNs: atime, mtimeNs: e.mtimeNs };
+}
+
+function missingTarget(e: TarEntry): LayerError {
+  return new LayerError(`hard link '${e.name}' points at '${e.linkname}', which does not exist (yet)`);
+}
+
+function asLayerError(err: unknown, e: TarEntry): LayerError {
+  if (err instanceof LayerError) return err;
+  const msg = err instanceof Error ? err.message : String(err);
+  return new LayerError(`cannot unpack entry '${e.name}' (offset ${e.offset}): ${msg}`, { cause: err });
+}
+
+function readdirFd(fd: number): string[] {
+  return readdirSync(fdPath(fd));
+}
