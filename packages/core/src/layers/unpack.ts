@@ -44,6 +44,7 @@ import {
   createReadStream,
   fchmodSync,
   fchownSync,
+  fstatSync,
   lstatSync,
   readdirSync,
   rmSync,
@@ -486,7 +487,7 @@ export class LayerWriter {
       if (dirName) this.openWhiteoutsAbove(`${dirName}/x`);
       const r = resolveInRoot(this.rootFd, dirName, { kind: 'dir', mode: 0o755 });
       try {
-        if (!lstatSync(fdPath(r.fd)).isDirectory()) {
+        if (!fstatSync(r.fd).isDirectory()) {
           throw new LayerError(`opaque whiteout '${e.name}' is not in a directory`);
         }
         this.markUpper(r.path);
@@ -504,7 +505,7 @@ export class LayerWriter {
       throw err;
     }
     try {
-      if (lstatSync(fdPath(r.fd)).isDirectory()) this.removeLowerChildren(r.fd, r.path);
+      if (fstatSync(r.fd).isDirectory()) this.removeLowerChildren(r.fd, r.path);
     } finally {
       closeSync(r.fd);
     }
@@ -611,7 +612,7 @@ export class LayerWriter {
 
   /** `/proc/self/fd/N/name`: the kernel resolves the fd, then `name` (not followed by l* calls). */
   private procPath(pfd: number, name: string): string {
-    return name ? `${fdPath(pfd)}/${name}` : fdPath(pfd);
+    return `${fdPath(pfd)}/${name || '.'}`;
   }
 
   private setXattrs(pfd: number, name: string, e: TarEntry, replace: boolean): void {
