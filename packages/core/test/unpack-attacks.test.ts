@@ -426,3 +426,21 @@ test('a truncated layer and a 0-byte layer are refused; a layer of end blocks on
   expect((await unpackLayer(file, e.dest, { format: 'flat' })).entries).toBe(0);
   b.check();
 });
+
+test('many directories, replacements and hard links across them (the parent-fd cache is bounded and dropped)', async () => {
+  const b = box();
+  const entries: TestEntry[] = [];
+  for (let i = 0; i < 300; i++) entries.push({ name: `d${i}/sub/f`, data: `f${i}` });
+  for (let i = 0; i < 300; i += 7) entries.push({ name: `l/${i}`, type: 'link', linkname: `d${i}/sub/f` });
+  entries.push({ name: 'd1', type: 'symlink', linkname: '/d2' }, { name: 'd1/sub/g', data: 'through d1' });
+  entries.push({ name: 'd3/sub', data: 'file over dir' }, { name: 'd3/other/x', data: 'x' });
+  await unpack(b, entries);
+  for (let i = 0; i < 300; i += 7) {
+    if (i === 1 || i === 3) continue;
+    expect(lstatSync(`${b.dest}/l/${i}`).ino).toBe(lstatSync(`${b.dest}/d${i}/sub/f`).ino);
+  }
+  expect(readFileSync(`${b.dest}/d2/sub/g`, 'utf8')).toBe('through d1');
+  expect(readFileSync(`${b.dest}/d3/sub`, 'utf8')).toBe('file over dir');
+  expect(readFileSync(`${b.dest}/d3/other/x`, 'utf8')).toBe('x');
+  b.check();
+});

@@ -9,7 +9,7 @@
 // - Parsing: tar-scan.ts, our own strict reader (PAX values as bytes, limits, no sparse files).
 // - File system work: synchronous calls only, all in LayerWriter, which takes entries and body chunks
 //   and could run unchanged in a worker thread. Every path is resolved by fds inside `dest` with chroot
-//   rules (native resolveInRoot / resolveParentInRoot): an absolute symlink in a parent means
+//   rules (native resolveInRoot, with a cache of parent directory fds): an absolute symlink in a parent means
 //   dest-relative, `..` never climbs above dest. Missing parents are created 0755. The final component
 //   is never followed: it is lstat'ed and, unless old and new are both directories, removed first.
 // - Names: the leading `/` is dropped and `a/../b` is cleaned to `b`; a name that climbs out of the
@@ -78,10 +78,10 @@ import {
   O_WRONLY,
   openat,
   resolveInRoot,
-  resolveParentInRoot,
   S_IFBLK,
   S_IFCHR,
   S_IFIFO,
+  SyscallError,
   symlinkat,
   unlinkat,
   utimensat,
@@ -260,6 +260,14 @@ const parentOf = (p: string) => (p.lastIndexOf('/') <= 0 ? '/' : p.slice(0, p.la
 const join = (dir: string, name: string) => (dir === '/' ? `/${name}` : `${dir}/${name}`);
 const depth = (p: string) => p.split('/').length;
 
+interface Parent {
+  /** O_PATH fd of the parent directory (owned by the cache). */
+  fd: number;
+  /** Resolved path of the parent inside the root. */
+  path: string;
+  name: string;
+}
+
 interface Times {
   atimeNs: bigint;
   mtimeNs: bigint;
@@ -277,6 +285,7 @@ export class LayerWriter {
   private readonly whiteouts = new Set<string>();
   private readonly opaqueDirs = new Set<string>();
   private readonly dirTimes = new Map<string, Times>();
+  private readonly dirCache = new Map<string, { fd: number; path: string }>();
   private file?: { fd: number; entry: TarEntry; parentFd: number; name: string; path: string };
 
   constructor(
@@ -287,6 +296,8 @@ export class LayerWriter {
   }
 
   entry(e: TarEntry): void {
+    // Bound the cache between entries, never while an entry holds one of its fds.
+    if (this.dirCache.size >= 256) this.dropCache();
     try {
       this.apply(e);
     } catch (err) {
@@ -312,12 +323,10 @@ export class LayerWriter {
       } finally {
         closeSync(f.fd);
       }
-      this.setXattrs(f.parentFd, f.name, e, true);
+      this.setXattrs(f.parentFd, f.name, e, false); // created with O_EXCL: it has none yet
       this.setTimes(f.parentFd, f.name, e);
     } catch (err) {
       throw asLayerError(err, e);
-    } finally {
-      closeSync(f.parentFd);
     }
   }
 
@@ -333,15 +342,16 @@ export class LayerWriter {
       }
     }
     this.dirTimes.clear();
+    this.dropCache();
     closeSync(this.rootFd);
   }
 
   abort(): void {
     if (this.file) {
       closeSync(this.file.fd);
-      closeSync(this.file.parentFd);
       this.file = undefined;
     }
+    this.dropCache();
     try {
       closeSync(this.rootFd);
     } catch {
@@ -361,77 +371,72 @@ export class LayerWriter {
       return;
     }
     if (this.format === 'overlay') this.openWhiteoutsAbove(clean);
-    const parent = resolveParentInRoot(this.rootFd, clean, true);
-    let keepParent = false;
-    try {
-      const path = join(parent.path, parent.name);
-      const name = parent.name;
-      const pfd = parent.fd;
-      const old = this.lstatAt(pfd, name);
-      const wasWhiteout = this.whiteouts.delete(path);
-      if (old && !(old.isDirectory() && e.type === 'dir')) this.remove(pfd, name, path, old);
-      this.markUpper(path);
-      switch (e.type) {
-        case 'dir': {
-          if (!old?.isDirectory()) mkdirat(pfd, name, 0o700);
-          fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
-          fchmodat(pfd, name, e.mode);
-          this.setXattrs(pfd, name, e, !!old?.isDirectory());
-          if (wasWhiteout) this.makeOpaque(pfd, name, path);
-          this.dirTimes.set(path, times(e));
-          break;
-        }
-        case 'file': {
-          const fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0o600);
-          this.file = { fd, entry: e, parentFd: pfd, name, path };
-          keepParent = true;
-          if (e.size === 0) return; // entryEnd follows at once and closes both
-          break;
-        }
-        case 'symlink': {
-          symlinkat(e.linkname, pfd, name);
-          fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
-          this.setXattrs(pfd, name, e, false);
-          this.setTimes(pfd, name, e);
-          break;
-        }
-        case 'link': {
-          const target = cleanName(e.linkname, 'hard link target');
-          if (target === null) throw new LayerError(`hard link '${e.name}' points at the root directory`);
-          let t: ReturnType<typeof resolveParentInRoot>;
-          try {
-            t = resolveParentInRoot(this.rootFd, target, false);
-          } catch (err) {
-            if (hasCode(err, 'ENOENT') || hasCode(err, 'ENOTDIR')) throw missingTarget(e);
-            throw err;
-          }
-          try {
-            linkat(t.fd, t.name, pfd, name, 0);
-          } catch (err) {
-            if (hasCode(err, 'ENOENT')) throw missingTarget(e);
-            if (hasCode(err, 'EPERM') && this.lstatAt(t.fd, t.name)?.isDirectory()) {
-              throw new LayerError(`hard link '${e.name}' points at a directory ('${e.linkname}')`);
-            }
-            throw err;
-          } finally {
-            closeSync(t.fd);
-          }
-          break;
-        }
-        case 'char':
-        case 'block':
-        case 'fifo': {
-          const kind = e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO;
-          mknodat(pfd, name, kind | 0o600, makedev(e.devmajor, e.devminor));
-          fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
-          fchmodat(pfd, name, e.mode);
-          this.setXattrs(pfd, name, e, false);
-          this.setTimes(pfd, name, e);
-          break;
-        }
+    let parent = this.parent(clean, true);
+    const path = join(parent.path, parent.name);
+    const name = parent.name;
+    const old = this.lstatAt(parent.fd, name);
+    const wasWhiteout = this.whiteouts.delete(path);
+    if (old && !(old.isDirectory() && e.type === 'dir')) {
+      this.remove(parent.fd, name, path, old);
+      parent = this.parent(clean, true); // remove() closed the cached fds
+    }
+    const pfd = parent.fd;
+    this.markUpper(path);
+    switch (e.type) {
+      case 'dir': {
+        if (!old?.isDirectory()) mkdirat(pfd, name, 0o700);
+        fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
+        fchmodat(pfd, name, e.mode);
+        this.setXattrs(pfd, name, e, !!old?.isDirectory());
+        if (wasWhiteout) this.makeOpaque(pfd, name, path);
+        this.dirTimes.set(path, times(e));
+        break;
       }
-    } finally {
-      if (!keepParent) closeSync(parent.fd);
+      case 'file': {
+        const fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0o600);
+        this.file = { fd, entry: e, parentFd: pfd, name, path };
+        if (e.size === 0) return; // entryEnd follows at once
+        break;
+      }
+      case 'symlink': {
+        symlinkat(e.linkname, pfd, name);
+        fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
+        this.setXattrs(pfd, name, e, false);
+        this.setTimes(pfd, name, e);
+        break;
+      }
+      case 'link': {
+        const target = cleanName(e.linkname, 'hard link target');
+        if (target === null) throw new LayerError(`hard link '${e.name}' points at the root directory`);
+        let t: Parent;
+        try {
+          t = this.parent(target, false);
+        } catch (err) {
+          if (hasCode(err, 'ENOENT') || hasCode(err, 'ENOTDIR')) throw missingTarget(e);
+          throw err;
+        }
+        try {
+          linkat(t.fd, t.name, pfd, name, 0);
+        } catch (err) {
+          if (hasCode(err, 'ENOENT')) throw missingTarget(e);
+          if (hasCode(err, 'EPERM') && this.lstatAt(t.fd, t.name)?.isDirectory()) {
+            throw new LayerError(`hard link '${e.name}' points at a directory ('${e.linkname}')`);
+          }
+          throw err;
+        }
+        break;
+      }
+      case 'char':
+      case 'block':
+      case 'fifo': {
+        const kind = e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO;
+        mknodat(pfd, name, kind | 0o600, makedev(e.devmajor, e.devminor));
+        fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
+        fchmodat(pfd, name, e.mode);
+        this.setXattrs(pfd, name, e, false);
+        this.setTimes(pfd, name, e);
+        break;
+      }
     }
   }
 
@@ -448,38 +453,34 @@ export class LayerWriter {
     }
     if (this.format === 'overlay') {
       this.openWhiteoutsAbove(clean);
-      const parent = resolveParentInRoot(this.rootFd, dirName ? `${dirName}/${target}` : target, true);
-      try {
-        const path = join(parent.path, parent.name);
-        if (this.upperPaths.has(path) && !this.whiteouts.has(path)) return; // written by this layer
-        if (this.isUnderOpaque(path)) return; // an opaque directory of this layer hides it already
-        const old = this.lstatAt(parent.fd, parent.name);
-        if (old) this.remove(parent.fd, parent.name, path, old);
-        mknodat(parent.fd, parent.name, S_IFCHR, 0n);
-        fchownat(parent.fd, parent.name, 0, 0, AT_SYMLINK_NOFOLLOW);
-        this.whiteouts.add(path);
-        this.markUpper(parentOf(path));
-      } finally {
-        closeSync(parent.fd);
+      const wpath = dirName ? `${dirName}/${target}` : target;
+      let parent = this.parent(wpath, true);
+      const path = join(parent.path, parent.name);
+      if (this.upperPaths.has(path) && !this.whiteouts.has(path)) return; // written by this layer
+      if (this.isUnderOpaque(path)) return; // an opaque directory of this layer hides it already
+      const old = this.lstatAt(parent.fd, parent.name);
+      if (old) {
+        this.remove(parent.fd, parent.name, path, old);
+        parent = this.parent(wpath, true); // remove() closed the cached fds
       }
+      mknodat(parent.fd, parent.name, S_IFCHR, 0n);
+      fchownat(parent.fd, parent.name, 0, 0, AT_SYMLINK_NOFOLLOW);
+      this.whiteouts.add(path);
+      this.markUpper(parentOf(path));
       return;
     }
     // flat: remove what lower layers left, nothing of this layer.
-    let parent: ReturnType<typeof resolveParentInRoot>;
+    let parent: Parent;
     try {
-      parent = resolveParentInRoot(this.rootFd, dirName ? `${dirName}/${target}` : target, false);
+      parent = this.parent(dirName ? `${dirName}/${target}` : target, false);
     } catch (err) {
       if (hasCode(err, 'ENOENT') || hasCode(err, 'ENOTDIR')) return;
       throw err;
     }
-    try {
-      const path = join(parent.path, parent.name);
-      if (this.upperPaths.has(path)) return;
-      const old = this.lstatAt(parent.fd, parent.name);
-      if (old) this.remove(parent.fd, parent.name, path, old);
-    } finally {
-      closeSync(parent.fd);
-    }
+    const path = join(parent.path, parent.name);
+    if (this.upperPaths.has(path)) return;
+    const old = this.lstatAt(parent.fd, parent.name);
+    if (old) this.remove(parent.fd, parent.name, path, old);
   }
 
   private opaque(dirName: string, e: TarEntry): void {
@@ -543,12 +544,8 @@ export class LayerWriter {
     this.opaqueDirs.add(path);
     for (const w of [...this.whiteouts]) {
       if (!w.startsWith(`${path === '/' ? '' : path}/`)) continue;
-      const r = resolveParentInRoot(this.rootFd, w, false);
-      try {
-        unlinkat(r.fd, r.name, 0);
-      } finally {
-        closeSync(r.fd);
-      }
+      const r = this.parent(w.slice(1), false);
+      unlinkat(r.fd, r.name, 0);
       this.whiteouts.delete(w);
     }
   }
@@ -570,23 +567,47 @@ export class LayerWriter {
     const parts = clean.split('/');
     for (let i = 1; i < parts.length; i++) {
       const partial = parts.slice(0, i).join('/');
-      let r: ReturnType<typeof resolveParentInRoot>;
+      let r: Parent;
       try {
-        r = resolveParentInRoot(this.rootFd, partial, false);
+        r = this.parent(partial, false);
       } catch {
         return;
       }
-      try {
-        const path = join(r.path, r.name);
-        if (!this.whiteouts.has(path)) continue;
-        unlinkat(r.fd, r.name, 0);
-        this.whiteouts.delete(path);
-        mkdirat(r.fd, r.name, 0o755);
-        this.makeOpaque(r.fd, r.name, path);
-      } finally {
-        closeSync(r.fd);
-      }
+      const path = join(r.path, r.name);
+      if (!this.whiteouts.has(path)) continue;
+      unlinkat(r.fd, r.name, 0);
+      this.whiteouts.delete(path);
+      mkdirat(r.fd, r.name, 0o755);
+      this.makeOpaque(r.fd, r.name, path);
     }
+  }
+
+  /**
+   * The parent directory of `clean` inside the root (created 0755 when missing and `create`), and the
+   * final name. The fd belongs to a cache keyed by the lexical directory name; callers never close it.
+   * The cache is dropped whenever anything is removed, since only a removal can change what a lexical
+   * path resolves to (a new symlink can only appear where nothing was, so nothing cached went through it).
+   */
+  private parent(clean: string, create: boolean): Parent {
+    const i = clean.lastIndexOf('/');
+    const dir = i < 0 ? '' : clean.slice(0, i);
+    const name = clean.slice(i + 1);
+    let hit = this.dirCache.get(dir);
+    if (!hit) {
+      const r = resolveInRoot(this.rootFd, dir, create ? { kind: 'dir', mode: 0o755 } : undefined);
+      if (!fstatSync(r.fd).isDirectory()) {
+        closeSync(r.fd);
+        throw new SyscallError('resolve', 20 /* ENOTDIR */, r.path);
+      }
+      hit = { fd: r.fd, path: r.path };
+      this.dirCache.set(dir, hit);
+    }
+    return { fd: hit.fd, path: hit.path, name };
+  }
+
+  private dropCache(): void {
+    for (const { fd } of this.dirCache.values()) closeSync(fd);
+    this.dirCache.clear();
   }
 
   private markUpper(path: string): void {
@@ -604,6 +625,9 @@ export class LayerWriter {
     } else {
       unlinkat(pfd, name, 0);
     }
+    // What was removed may be a directory (or a symlink) that cached parents were resolved through:
+    // their fds (`pfd` included) are closed now.
+    this.dropCache();
   }
 
   private lstatAt(pfd: number, name: string): Stats | undefined {
