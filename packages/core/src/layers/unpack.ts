@@ -46,6 +46,7 @@ import {
   fchownSync,
   fstatSync,
   lstatSync,
+  openSync,
   readdirSync,
   rmSync,
   type Stats,
@@ -374,69 +375,95 @@ export class LayerWriter {
     let parent = this.parent(clean, true);
     const path = join(parent.path, parent.name);
     const name = parent.name;
-    const old = this.lstatAt(parent.fd, name);
     const wasWhiteout = this.whiteouts.delete(path);
-    if (old && !(old.isDirectory() && e.type === 'dir')) {
-      this.remove(parent.fd, name, path, old);
-      parent = this.parent(clean, true); // remove() closed the cached fds
+    // Create first; only when the name is taken, look at what is there. A fresh layer directory never
+    // pays for an lstat.
+    let fileFd = -1;
+    const make = (pfd: number): void => {
+      switch (e.type) {
+        case 'dir':
+          mkdirat(pfd, name, 0o700);
+          break;
+        case 'file':
+          // Through /proc/self/fd/N: the parent is pinned by its fd; O_EXCL never follows a final symlink.
+          fileFd = openSync(
+            this.procPath(pfd, name),
+            O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
+            0o600,
+          );
+          break;
+        case 'symlink':
+          symlinkat(e.linkname, pfd, name);
+          break;
+        case 'link':
+          this.link(e, pfd, name);
+          break;
+        default: {
+          const kind = e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO;
+          mknodat(pfd, name, kind | 0o600, makedev(e.devmajor, e.devminor));
+        }
+      }
+    };
+    let keptDir = false;
+    try {
+      make(parent.fd);
+    } catch (err) {
+      if (!hasCode(err, 'EEXIST')) throw err;
+      const old = this.lstatAt(parent.fd, name);
+      if (old?.isDirectory() && e.type === 'dir') {
+        keptDir = true; // a directory over a directory: keep it, apply the new metadata
+      } else {
+        if (old) this.remove(parent.fd, name, path, old);
+        parent = this.parent(clean, true); // remove() closed the cached fds
+        make(parent.fd);
+      }
     }
     const pfd = parent.fd;
     this.markUpper(path);
     switch (e.type) {
-      case 'dir': {
-        if (!old?.isDirectory()) mkdirat(pfd, name, 0o700);
+      case 'dir':
         fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
         fchmodat(pfd, name, e.mode);
-        this.setXattrs(pfd, name, e, !!old?.isDirectory());
+        this.setXattrs(pfd, name, e, keptDir);
         if (wasWhiteout) this.makeOpaque(pfd, name, path);
         this.dirTimes.set(path, times(e));
         break;
-      }
-      case 'file': {
-        const fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0o600);
-        this.file = { fd, entry: e, parentFd: pfd, name, path };
-        if (e.size === 0) return; // entryEnd follows at once
-        break;
-      }
-      case 'symlink': {
-        symlinkat(e.linkname, pfd, name);
+      case 'file':
+        this.file = { fd: fileFd, entry: e, parentFd: pfd, name, path };
+        break; // metadata in entryEnd, after the body
+      case 'symlink':
         fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
         this.setXattrs(pfd, name, e, false);
         this.setTimes(pfd, name, e);
         break;
-      }
-      case 'link': {
-        const target = cleanName(e.linkname, 'hard link target');
-        if (target === null) throw new LayerError(`hard link '${e.name}' points at the root directory`);
-        let t: Parent;
-        try {
-          t = this.parent(target, false);
-        } catch (err) {
-          if (hasCode(err, 'ENOENT') || hasCode(err, 'ENOTDIR')) throw missingTarget(e);
-          throw err;
-        }
-        try {
-          linkat(t.fd, t.name, pfd, name, 0);
-        } catch (err) {
-          if (hasCode(err, 'ENOENT')) throw missingTarget(e);
-          if (hasCode(err, 'EPERM') && this.lstatAt(t.fd, t.name)?.isDirectory()) {
-            throw new LayerError(`hard link '${e.name}' points at a directory ('${e.linkname}')`);
-          }
-          throw err;
-        }
-        break;
-      }
-      case 'char':
-      case 'block':
-      case 'fifo': {
-        const kind = e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO;
-        mknodat(pfd, name, kind | 0o600, makedev(e.devmajor, e.devminor));
+      case 'link':
+        break; // a hard link has no metadata of its own
+      default:
         fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
         fchmodat(pfd, name, e.mode);
         this.setXattrs(pfd, name, e, false);
         this.setTimes(pfd, name, e);
-        break;
+    }
+  }
+
+  private link(e: TarEntry, pfd: number, name: string): void {
+    const target = cleanName(e.linkname, 'hard link target');
+    if (target === null) throw new LayerError(`hard link '${e.name}' points at the root directory`);
+    let t: Parent;
+    try {
+      t = this.parent(target, false);
+    } catch (err) {
+      if (hasCode(err, 'ENOENT') || hasCode(err, 'ENOTDIR')) throw missingTarget(e);
+      throw err;
+    }
+    try {
+      linkat(t.fd, t.name, pfd, name, 0);
+    } catch (err) {
+      if (hasCode(err, 'ENOENT')) throw missingTarget(e);
+      if (hasCode(err, 'EPERM') && this.lstatAt(t.fd, t.name)?.isDirectory()) {
+        throw new LayerError(`hard link '${e.name}' points at a directory ('${e.linkname}')`);
       }
+      throw err;
     }
   }
 
