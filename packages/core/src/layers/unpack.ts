@@ -35,6 +35,11 @@
 //     char device X, an opaque marker becomes `trusted.overlay.opaque=y` on its directory. umoci's two
 //     fixes: plain whiteouts under a directory made opaque by this layer are removed, and a whiteout
 //     that later becomes a parent (or a directory) turns into an opaque directory.
+// - Speed: parent directory fds are cached by lexical directory name (dropped on every removal, bounded
+//   between entries); entries are created first and lstat'ed only on EEXIST. A 566 MiB, 53,633-entry
+//   tar of /usr/share to tmpfs: about 4.5 s here, GNU tar 1.3 s. Not done yet: a worker thread, hard
+//   links to lower layers in overlay format (they fail: the target is not in this layer's directory),
+//   userns variants (user.overlay.*, no mknod), a decompression-ratio limit.
 // - Errors: a LayerError naming the entry. Dest is left as it was when the error struck; the caller
 //   unpacks into a fresh directory and removes it on failure.
 import { spawn } from 'node:child_process';
