@@ -340,3 +340,44 @@ describe('--mounts-file from runc spec', () => {
     expect(r.stdout).toContain('/sys/fs/cgroup/x: Read-only file system');
   });
 });
+
+describe('a plugin package outside any project', () => {
+  it('loads by path with no node_modules of its own: the engine provides @builder/core', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'builder-e2e-outside-plugin-'));
+    try {
+      writeFileSync(
+        join(dir, 'package.json'),
+        JSON.stringify({ name: 'acme-scratch', version: '1.0.0', type: 'module', exports: { '.': './index.js' } }),
+      );
+      writeFileSync(
+        join(dir, 'index.js'),
+        `import { MountKind, mountFsOp } from '@builder/core';
+import { ContainerModule, injectable } from '@builder/core/di';
+class ScratchMountKind {
+  type = 'scratch';
+  description = 'A small tmpfs scratch area.';
+  options = [{ name: 'size', value: 'size', description: 'size limit' }];
+  plan(mount) { return [mountFsOp(mount, 'tmpfs', ['nosuid', 'nodev', 'size=1m'])]; }
+}
+injectable()(ScratchMountKind);
+export default new ContainerModule(({ bind }) => {
+  bind(ScratchMountKind).toSelf();
+  bind(MountKind).toService(ScratchMountKind);
+});
+`,
+      );
+      const kinds = await builder(['mount-kinds', '--json', '--plugin', dir]);
+      expect(kinds.code).toBe(0);
+      expect(JSON.parse(kinds.stdout)).toContainEqual(expect.objectContaining({ type: 'scratch', origin: dir }));
+      const r = await run(
+        rootfs.path,
+        ['sh', '-c', 'grep " /s " /proc/self/mountinfo'],
+        ['--plugin', dir, '--mount', 'type=scratch,dst=/s,size=2m'],
+      );
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toMatch(/ \/s rw,nosuid,nodev,relatime - tmpfs tmpfs rw,size=2048k\n$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { createRequire, register } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ContainerModule } from 'inversify';
@@ -27,6 +27,31 @@ function asModules(value: unknown): ContainerModule[] | undefined {
   return undefined;
 }
 
+/** The engine's public modules, which every plugin must get from the engine itself. */
+const SHARED = ['@builder/core', '@builder/core/di'];
+
+/** Resolve hook (runs on Node's loader thread): the shared specifiers map to the engine's own files. */
+const SHARE_HOOK = `
+let shared = {};
+export async function initialize(data) { shared = data; }
+export async function resolve(specifier, context, next) {
+  return Object.hasOwn(shared, specifier) ? { url: shared[specifier], shortCircuit: true } : next(specifier, context);
+}`;
+
+let sharing = false;
+
+/**
+ * Make `@builder/core` and `@builder/core/di` resolve to this engine's copy for every module
+ * loaded from now on, wherever it lives: a plugin package outside any project that has builder
+ * installed still finds the API, and the engine and its plugins always share one inversify.
+ */
+function shareEngineModules(): void {
+  if (sharing) return;
+  sharing = true;
+  const data = Object.fromEntries(SHARED.map((s) => [s, import.meta.resolve(s)]));
+  register(`data:text/javascript,${encodeURIComponent(SHARE_HOOK)}`, { data });
+}
+
 const firstLine = (err: unknown) => String((err as Error)?.message ?? err).split('\n')[0];
 
 /**
@@ -47,6 +72,7 @@ export async function loadPlugin(ref: PluginRef): Promise<LoadedPlugin> {
     throw new PluginError(`plugin "${ref}": ${reason}`, { cause });
   };
   const specifier = resolvePlugin(ref, fail);
+  if (ref !== BUILTIN_PLUGINS) shareEngineModules();
   let exported: { default?: unknown };
   try {
     exported = (await import(specifier)) as { default?: unknown };
