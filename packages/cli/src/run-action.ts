@@ -18,6 +18,7 @@ export async function runAction(flags: RunFlags, argv: string[]): Promise<number
     {
       argv,
       rootfs: flags.rootfs,
+      image: flags.image,
       env: flags.env,
       cwd: flags.workdir,
       hostname: flags.hostname,

@@ -5,6 +5,7 @@
 export interface RunFlagSpec {
   name:
     | 'rootfs'
+    | 'image'
     | 'env'
     | 'workdir'
     | 'hostname'
@@ -46,6 +47,12 @@ export const RUN_FLAGS: readonly RunFlagSpec[] = [
     helpValue: 'DIR',
   },
   {
+    name: 'image',
+    description:
+      "run on an image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE, tar:FILE (a rootfs tarball) or dir:DIR; its layers are unpacked once into the layer store (/var/lib/builder) and its config (Env, Cmd, Entrypoint, WorkingDir) applies; without a command, the image's",
+    helpValue: 'REF',
+  },
+  {
     name: 'env',
     char: 'e',
     multiple: true,
@@ -55,8 +62,7 @@ export const RUN_FLAGS: readonly RunFlagSpec[] = [
   {
     name: 'workdir',
     char: 'w',
-    default: '/',
-    description: 'working directory inside the container, created if missing',
+    description: "working directory inside the container, created if missing (default: the image's WorkingDir, else /)",
     helpValue: 'DIR',
   },
   { name: 'hostname', description: 'host name inside the container (default: the run id)', helpValue: 'NAME' },
@@ -122,8 +128,9 @@ export const RUN_FLAGS: readonly RunFlagSpec[] = [
 
 export interface RunFlags {
   rootfs?: string;
+  image?: string;
   env?: string[];
-  workdir: string;
+  workdir?: string;
   hostname?: string;
   mount?: string[];
   volume?: string[];
@@ -187,8 +194,9 @@ export function parseRunArgs(args: readonly string[]): { flags: RunFlags; argv: 
   return {
     flags: {
       rootfs: one('rootfs'),
+      image: one('image'),
       env: values.get('env'),
-      workdir: one('workdir') ?? '/',
+      workdir: one('workdir'),
       hostname: one('hostname'),
       mount: values.get('mount'),
       volume: values.get('volume'),

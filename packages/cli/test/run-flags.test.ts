@@ -27,6 +27,8 @@ const accepted: string[][] = [
   ['--plugin', './p', '--plugin=@acme/builder-plugin', '--plugin', 'x', '--', 'true'],
   ['-v', '/a:/b', '-e', 'A=1', '--mount', 'type=tmpfs,dst=/t', '-v', '/c:/d', '--', 'sh', '-c', 'true'],
   ['-t', '--', 'sh'],
+  ['--image', 'oci:/srv/layout:base', '--', 'sh'],
+  ['--image=docker-archive:/tmp/a.tar', '-e', 'A=1'],
   ['-i', '-t', '--rootfs', '/r', 'sh'],
   ['--terminal', '--interactive', '-e', 'A=1', '--', 'sh'],
   ['--hidden-dir', '/tmp', '--hidden-dir=/run', '--read-only-dir', '/etc', '--', 'true'],
@@ -102,6 +104,6 @@ describe('parseRunArgs', () => {
   it('stops at the first argument that is not a flag, as docker does', () => {
     const parsed = parseRunArgs(['--rootfs', '/r', 'sh', '-c', 'echo $A']);
     expect(parsed?.argv).toEqual(['sh', '-c', 'echo $A']);
-    expect(parsed?.flags).toMatchObject({ rootfs: '/r', workdir: '/', terminal: false, 'log-level': 'warn' });
+    expect(parsed?.flags).toMatchObject({ rootfs: '/r', workdir: undefined, terminal: false, 'log-level': 'warn' });
   });
 });

@@ -3,6 +3,8 @@ import { Container } from 'inversify';
 import { MountKind } from './contributions/mount-kind.js';
 import { MountKindRegistry } from './contributions/mount-kind-registry.js';
 import { BuilderError, PluginError } from './errors.js';
+import { resolveImage } from './images/image-rootfs.js';
+import { LayerStore } from './layers/layer-store.js';
 import { Logger, type LogLevel, WinstonLogger } from './logging/logger.js';
 import { EngineSettings, Planner } from './plan/planner.js';
 import { BUILTIN_PLUGINS, type LoadedPlugin, loadPlugin, type PluginRef } from './plugins/plugin-loader.js';
@@ -20,6 +22,8 @@ export interface EngineOptions {
   runroot?: string;
   /** Keep a stage process started ahead of the next run, so a run costs only its own work. */
   prestart?: boolean;
+  /** Where the layer store lives. Default `/var/lib/builder`. */
+  root?: string;
 }
 
 export interface MountKindInfo {
@@ -56,12 +60,14 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const runner = container.get(Runner);
   const registry = container.get(MountKindRegistry);
   if (options.prestart) prestartStage();
+  const store = new LayerStore(options.root ?? '/var/lib/builder');
 
   return {
     container,
     plan: (spec) => planner.plan(spec),
     async run(spec, runOptions) {
-      const plan = planner.plan(spec);
+      const image = await resolveImage(spec, store);
+      const plan = planner.plan(image.spec, image.rootfs);
       try {
         return await runner.run(plan, runOptions);
       } finally {

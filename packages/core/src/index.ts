@@ -38,8 +38,10 @@ export {
 export type { ImageConfig, ImageLayer, ImageManifest, OpenImage } from './images/image.js';
 export { applyImageConfig } from './images/image-config.js';
 export { IMAGE_TRANSPORTS, type ImageRef, type ImageTransport, parseImageRef } from './images/image-ref.js';
+export { resolveImage } from './images/image-rootfs.js';
 export { type Compression, layerCompression, MEDIA_TYPE } from './images/media-types.js';
 export { openImage, withImage } from './images/open-image.js';
+export { LayerStore } from './layers/layer-store.js';
 export { LOG_LEVELS, Logger, type LogLevel, WinstonLogger } from './logging/logger.js';
 export { DEFAULT_MOUNTS } from './plan/default-mounts.js';
 export { buildEnv, EngineSettings, Planner } from './plan/planner.js';

@@ -53,6 +53,7 @@ export const c = {
   sigemptyset: libc.func('int sigemptyset(void *set)'),
   sigfillset: libc.func('int sigfillset(void *set)'),
   waitpid: libc.func('int waitpid(int pid, _Out_ int32_t *status, int options)'),
+  flock: libc.func('int flock(int fd, int operation)'),
   poll: libc.func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
 };
 

@@ -3,6 +3,8 @@ import {
   AT_EMPTY_PATH,
   AT_FDCWD,
   AT_RECURSIVE,
+  LOCK_EX,
+  LOCK_NB,
   PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE,
   POLLIN,
   PR_SET_PDEATHSIG,
@@ -201,4 +203,11 @@ export function llistxattr(path: string): string[] {
 /** Remove an extended attribute of `path` (a final symlink is not followed). */
 export function lremovexattr(path: string, name: string): void {
   check(c.lremovexattr(path, name), 'lremovexattr', path, name);
+}
+
+/** flock(fd, LOCK_EX | LOCK_NB): true when the lock was taken, false when another holds it. */
+export function tryLockExclusive(fd: number, path?: string): boolean {
+  if (c.flock(fd, LOCK_EX | LOCK_NB) === 0) return true;
+  if (errno() === 11 /* EWOULDBLOCK */) return false;
+  throw new SyscallError('flock', errno(), path);
 }

@@ -486,7 +486,15 @@ export class LayerWriter {
     if (this.format === 'overlay') {
       this.openWhiteoutsAbove(clean);
       const wpath = dirName ? `${dirName}/${target}` : target;
-      let parent = this.parent(wpath, true);
+      let parent: Parent;
+      try {
+        parent = this.parent(wpath, true);
+      } catch (err) {
+        // A parent this layer made a non-directory (umoci writes `dir` as a file, then `dir/.wh.f`):
+        // nothing below it is visible any more, so the whiteout has nothing to hide.
+        if (hasCode(err, 'ENOTDIR')) return;
+        throw err;
+      }
       const path = join(parent.path, parent.name);
       if (this.upperPaths.has(path) && !this.whiteouts.has(path)) return; // written by this layer
       if (this.isUnderOpaque(path)) return; // an opaque directory of this layer hides it already

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { MountOp, StagePlan } from '@builder/native/ops';
+import type { MountOp, RootfsPlan, StagePlan } from '@builder/native/ops';
 import { inject, injectable } from 'inversify';
 import { MountKindRegistry } from '../contributions/mount-kind-registry.js';
 import { RootfsError, SpecError } from '../errors.js';
@@ -27,7 +27,10 @@ export class Planner {
     @inject(EngineSettings) private readonly settings: EngineSettings,
   ) {}
 
-  plan(spec: RunSpec): StagePlan {
+  /** `rootfs`: a root filesystem already resolved (an image's layers), instead of spec.rootfs. */
+  plan(spec: RunSpec, rootfs?: RootfsPlan): StagePlan {
+    if (spec.image !== undefined && rootfs === undefined)
+      throw new SpecError('an image is opened by run(), not by plan(): resolve it first');
     if (!Array.isArray(spec.argv) || spec.argv.length === 0 || spec.argv[0] === '')
       throw new SpecError('no command given: say what to run after "--"');
     const runId = randomBytes(6).toString('hex');
@@ -54,9 +57,10 @@ export class Planner {
       namespaces: { pid: true, uts: true, ipc: true, net: false },
       runroot: this.settings.runroot,
       rootfs:
-        spec.rootfs === undefined
+        rootfs ??
+        (spec.rootfs === undefined
           ? { type: 'overlay', lowers: ['/'] }
-          : { type: 'dir', path: checkRootfs(spec.rootfs) },
+          : { type: 'dir', path: checkRootfs(spec.rootfs) }),
       ops,
       hostname,
       process: {

@@ -5,8 +5,14 @@ import type { MountSpec } from './mount-spec.js';
 export interface RunSpec {
   /** The command and its arguments. */
   argv: string[];
-  /** A root filesystem directory. Without one, the run gets a throw-away copy-on-write view of the host's root. */
+  /** A root filesystem directory. Without one (and no image), the run gets a throw-away copy-on-write view of the host's root. */
   rootfs?: string;
+  /**
+   * An image to run on: `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:FILE`, `tar:FILE`
+   * or `dir:DIR`. Its layers are unpacked once into the layer store and stacked under a throw-away
+   * upper layer; its config (Env, Cmd, Entrypoint, WorkingDir) applies as with podman.
+   */
+  image?: string;
   /** `KEY=VALUE` sets a variable; a bare `KEY` copies it from the caller's environment when set there. */
   env?: string[];
   /** Working directory inside the container (created when missing). Default `/`. */

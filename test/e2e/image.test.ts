@@ -1,0 +1,183 @@
+// `builder run --image`: images made by umoci and converted by skopeo, unpacked once into the layer
+// store and run on an overlay of their layers.
+import { execFileSync } from 'node:child_process';
+import {
+  closeSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createEngine, type Engine } from '@builder/core';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { run } from '../helpers/cli.js';
+import { hostMounts, requireRoot } from '../helpers/host.js';
+import { makeBusyboxRootfs } from '../helpers/rootfs.js';
+
+let work: string;
+let mountsBefore: string;
+
+function tool(bin: string, args: string[], cwd?: string): void {
+  try {
+    execFileSync(bin, args, { cwd, stdio: 'pipe' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${bin} is missing: apt-get install ${bin}`);
+    throw err;
+  }
+}
+
+/** A two-layer image: busybox and files, then a layer that changes, deletes and replaces. */
+function buildImage(dir: string): void {
+  const bb = makeBusyboxRootfs();
+  try {
+    tool('umoci', ['init', '--layout', 'L'], dir);
+    tool('umoci', ['new', '--image', 'L:base'], dir);
+    tool('umoci', ['unpack', '--image', 'L:base', 'bundle'], dir);
+    const root = join(dir, 'bundle/rootfs');
+    cpSync(join(bb.path, 'bin'), join(root, 'bin'), { recursive: true, verbatimSymlinks: true });
+    mkdirSync(join(root, 'etc/keep'), { recursive: true });
+    mkdirSync(join(root, 'data/dir'), { recursive: true });
+    writeFileSync(join(root, 'etc/greeting'), 'v1\n');
+    writeFileSync(join(root, 'etc/deleted'), 'gone\n');
+    writeFileSync(join(root, 'data/dir/f'), 'x\n');
+    tool('umoci', ['repack', '--image', 'L:base', 'bundle'], dir);
+    rmSync(join(dir, 'bundle'), { recursive: true });
+    tool('umoci', ['unpack', '--image', 'L:base', 'bundle'], dir);
+    writeFileSync(join(root, 'etc/greeting'), 'v2\n');
+    rmSync(join(root, 'etc/deleted'));
+    rmSync(join(root, 'data/dir'), { recursive: true });
+    writeFileSync(join(root, 'data/dir'), 'file\n');
+    tool('umoci', ['repack', '--image', 'L:base', 'bundle'], dir);
+    tool(
+      'umoci',
+      [
+        'config',
+        '--image',
+        'L:base',
+        '--config.env',
+        'GREETING=hello',
+        '--config.workingdir',
+        '/etc',
+        '--config.cmd',
+        'sh',
+        '--config.cmd',
+        '-c',
+        '--config.cmd',
+        'echo "$GREETING $(pwd)"; cat /etc/greeting /data/dir; ls /etc',
+      ],
+      dir,
+    );
+    writeFileSync(join(dir, 'policy.json'), '{"default":[{"type":"insecureAcceptAnything"}]}');
+    for (const dest of ['oci-archive:a.tar:base', 'docker-archive:d.tar:base:latest'])
+      tool('skopeo', ['--policy', 'policy.json', 'copy', '-q', 'oci:L:base', dest], dir);
+  } finally {
+    bb.remove();
+  }
+}
+
+beforeAll(() => {
+  requireRoot();
+  work = mkdtempSync(join(tmpdir(), 'builder-e2e-image-'));
+  buildImage(work);
+}, 120_000);
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+beforeEach(() => {
+  mountsBefore = hostMounts();
+});
+afterEach(() => expect(hostMounts()).toBe(mountsBefore));
+
+const EXPECTED = 'hello /etc\nv2\nfile\ngreeting\nkeep\n';
+
+describe('builder run --image', () => {
+  for (const ref of ['oci:L:base', 'oci-archive:a.tar:base', 'docker-archive:d.tar']) {
+    it(`runs ${ref}: layers in order, whiteouts applied, the image config used`, async () => {
+      const [transport, path, ...tag] = ref.split(':');
+      const r = await run(undefined, [], ['--image', [transport, join(work, path), ...tag].join(':')]);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe(EXPECTED);
+      expect(r.code).toBe(0);
+    });
+  }
+
+  it('runs the given command instead of the image Cmd, with the image Env and an -e on top', async () => {
+    const r = await run(
+      undefined,
+      ['sh', '-c', 'echo $GREETING $EXTRA; grep " / " /proc/self/mountinfo'],
+      ['--image', `oci:${join(work, 'L')}:base`, '-e', 'EXTRA=more'],
+    );
+    expect(r.stdout).toMatch(/^hello more\n.* - overlay overlay .*lowerdir=\/var\/lib\/builder\/layers\/[0-9a-f]{64}:/);
+  });
+
+  it('refuses an unknown transport and a missing tag with one line', async () => {
+    const a = await run(undefined, ['true'], ['--image', `ocii:${join(work, 'L')}`]);
+    expect(a.code).toBe(125);
+    expect(a.stderr).toMatch(/^Error: unknown image transport "ocii".*did you mean "oci"\?.*\n$/);
+    const b = await run(undefined, ['true'], ['--image', `oci:${join(work, 'L')}:nope`]);
+    expect(b.code).toBe(125);
+    expect(b.stderr.trim().split('\n')).toHaveLength(1);
+    expect(b.stderr).toContain('nope');
+  });
+});
+
+describe('the layer store', () => {
+  let root: string;
+  let engine: Engine;
+  beforeEach(async () => {
+    root = mkdtempSync(join(tmpdir(), 'builder-e2e-store-'));
+    engine = await createEngine({ root });
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  async function runQuiet(image: string): Promise<string> {
+    const out = join(root, `out-${Math.random().toString(16).slice(2)}`);
+    const fd = openSync(out, 'w');
+    try {
+      const r = await engine.run({ image, argv: [] }, { stdio: ['ignore', fd, fd] });
+      expect(r.exitCode).toBe(0);
+      return readFileSync(out, 'utf8');
+    } finally {
+      closeSync(fd);
+      rmSync(out);
+    }
+  }
+
+  it('unpacks each layer once, and leaves nothing in its tmp', async () => {
+    expect(await runQuiet(`oci:${join(work, 'L')}:base`)).toBe(EXPECTED);
+    const layers = readdirSync(join(root, 'layers'));
+    expect(layers).toHaveLength(2);
+    const inodes = layers.map((l) => statSync(join(root, 'layers', l)).ino);
+    // The same layers again, from another transport: nothing is unpacked twice.
+    expect(await runQuiet(`docker-archive:${join(work, 'd.tar')}`)).toBe(EXPECTED);
+    expect(readdirSync(join(root, 'layers')).map((l) => statSync(join(root, 'layers', l)).ino)).toEqual(inodes);
+    expect(readdirSync(join(root, 'tmp'))).toEqual([]);
+  });
+
+  it('two concurrent runs of a new image both succeed and unpack it once', async () => {
+    const outs = await Promise.all([runQuiet(`oci:${join(work, 'L')}:base`), runQuiet(`oci:${join(work, 'L')}:base`)]);
+    expect(outs).toEqual([EXPECTED, EXPECTED]);
+    expect(readdirSync(join(root, 'layers'))).toHaveLength(2);
+    expect(readdirSync(join(root, 'tmp'))).toEqual([]);
+  });
+
+  it('removes what a killed unpacker left, and recovers', async () => {
+    // A half-written layer from a run that was killed: it sits in tmp, never in layers.
+    mkdirSync(join(root, 'tmp'), { recursive: true });
+    const index = JSON.parse(readFileSync(join(work, 'L/index.json'), 'utf8'));
+    const manifest = JSON.parse(
+      readFileSync(join(work, 'L/blobs/sha256', index.manifests[0].digest.split(':')[1]), 'utf8'),
+    );
+    const config = JSON.parse(readFileSync(join(work, 'L/blobs/sha256', manifest.config.digest.split(':')[1]), 'utf8'));
+    const hex = config.rootfs.diff_ids[0].split(':')[1];
+    const stale = join(root, 'tmp', `${hex}-killed`);
+    mkdirSync(join(stale, 'fs/half'), { recursive: true });
+    expect(await runQuiet(`oci:${join(work, 'L')}:base`)).toBe(EXPECTED);
+    expect(readdirSync(join(root, 'tmp'))).toEqual([]);
+  });
+});
