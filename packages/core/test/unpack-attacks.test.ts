@@ -444,3 +444,16 @@ test('many directories, replacements and hard links across them (the parent-fd c
   expect(readFileSync(`${b.dest}/d3/other/x`, 'utf8')).toBe('x');
   b.check();
 });
+
+test('a whiteout under a path this layer made a non-directory hides nothing (umoci 0.4 writes these)', async () => {
+  for (const format of ['overlay', 'flat'] as const) {
+    const b = box();
+    await unpack(
+      b,
+      [{ name: 'data/', type: 'dir' }, { name: 'data/dir', data: 'file\n' }, { name: 'data/dir/.wh.f' }],
+      format,
+    );
+    expect(readFileSync(join(b.dest, 'data/dir'), 'utf8')).toBe('file\n');
+    b.check();
+  }
+});
