@@ -1,8 +1,8 @@
 // Bundles for start-up speed: ESM loading costs about 1.5 ms per module file on Node 20, and
 // unbundled inversify alone costs ≈ 150 ms (DESIGN.md §6). tsc has already compiled to dist/; each
 // bundle is made from that JavaScript, so decorators are already lowered.
-//   @builder/core:    index, di and launcher share chunks, so the engine and every plugin that imports
-//                     `@builder/core/di` use one inversify.
+//   @builder/core:    index, di, launcher and unpack-worker share chunks, so the engine and every plugin
+//                     that imports `@builder/core/di` use one inversify.
 //   @builder/plugins: one file; core stays external (shared).
 //   @builder/native:  the stage entry as one file; koffi stays external (native binary).
 import { rmSync } from 'node:fs';
@@ -25,7 +25,12 @@ await Promise.all([
   build({
     ...common,
     absWorkingDir: pkg('core'),
-    entryPoints: { index: 'dist/index.js', di: 'dist/di.js', launcher: 'dist/run/stage-launcher.js' },
+    entryPoints: {
+      index: 'dist/index.js',
+      di: 'dist/di.js',
+      launcher: 'dist/run/stage-launcher.js',
+      'unpack-worker': 'dist/layers/unpack-worker.js',
+    },
     outdir: 'bundle',
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',

@@ -19,81 +19,21 @@ import { createEngine, type Engine } from '@builder/core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../helpers/cli.js';
 import { hostMounts, requireRoot } from '../helpers/host.js';
-import { makeBusyboxRootfs } from '../helpers/rootfs.js';
+import { buildUmociImage, EXPECTED_OUTPUT as EXPECTED } from '../helpers/images.js';
 
 let work: string;
 let mountsBefore: string;
 
-function tool(bin: string, args: string[], cwd?: string): void {
-  try {
-    execFileSync(bin, args, { cwd, stdio: 'pipe' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${bin} is missing: apt-get install ${bin}`);
-    throw err;
-  }
-}
-
-/** A two-layer image: busybox and files, then a layer that changes, deletes and replaces. */
-function buildImage(dir: string): void {
-  const bb = makeBusyboxRootfs();
-  try {
-    tool('umoci', ['init', '--layout', 'L'], dir);
-    tool('umoci', ['new', '--image', 'L:base'], dir);
-    tool('umoci', ['unpack', '--image', 'L:base', 'bundle'], dir);
-    const root = join(dir, 'bundle/rootfs');
-    cpSync(join(bb.path, 'bin'), join(root, 'bin'), { recursive: true, verbatimSymlinks: true });
-    mkdirSync(join(root, 'etc/keep'), { recursive: true });
-    mkdirSync(join(root, 'data/dir'), { recursive: true });
-    writeFileSync(join(root, 'etc/greeting'), 'v1\n');
-    writeFileSync(join(root, 'etc/deleted'), 'gone\n');
-    writeFileSync(join(root, 'data/dir/f'), 'x\n');
-    tool('umoci', ['repack', '--image', 'L:base', 'bundle'], dir);
-    rmSync(join(dir, 'bundle'), { recursive: true });
-    tool('umoci', ['unpack', '--image', 'L:base', 'bundle'], dir);
-    writeFileSync(join(root, 'etc/greeting'), 'v2\n');
-    rmSync(join(root, 'etc/deleted'));
-    rmSync(join(root, 'data/dir'), { recursive: true });
-    writeFileSync(join(root, 'data/dir'), 'file\n');
-    tool('umoci', ['repack', '--image', 'L:base', 'bundle'], dir);
-    tool(
-      'umoci',
-      [
-        'config',
-        '--image',
-        'L:base',
-        '--config.env',
-        'GREETING=hello',
-        '--config.workingdir',
-        '/etc',
-        '--config.cmd',
-        'sh',
-        '--config.cmd',
-        '-c',
-        '--config.cmd',
-        'echo "$GREETING $(pwd)"; cat /etc/greeting /data/dir; ls /etc',
-      ],
-      dir,
-    );
-    writeFileSync(join(dir, 'policy.json'), '{"default":[{"type":"insecureAcceptAnything"}]}');
-    for (const dest of ['oci-archive:a.tar:base', 'docker-archive:d.tar:base:latest'])
-      tool('skopeo', ['--policy', 'policy.json', 'copy', '-q', 'oci:L:base', dest], dir);
-  } finally {
-    bb.remove();
-  }
-}
-
 beforeAll(() => {
   requireRoot();
   work = mkdtempSync(join(tmpdir(), 'builder-e2e-image-'));
-  buildImage(work);
+  buildUmociImage(work);
 }, 120_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 beforeEach(() => {
   mountsBefore = hostMounts();
 });
 afterEach(() => expect(hostMounts()).toBe(mountsBefore));
-
-const EXPECTED = 'hello /etc\nv2\nfile\ngreeting\nkeep\n';
 
 describe('builder run --image', () => {
   for (const ref of ['oci:L:base', 'oci-archive:a.tar:base', 'docker-archive:d.tar']) {
@@ -112,7 +52,9 @@ describe('builder run --image', () => {
       ['sh', '-c', 'echo $GREETING $EXTRA; grep " / " /proc/self/mountinfo'],
       ['--image', `oci:${join(work, 'L')}:base`, '-e', 'EXTRA=more'],
     );
-    expect(r.stdout).toMatch(/^hello more\n.* - overlay overlay .*lowerdir=\/var\/lib\/builder\/layers\/[0-9a-f]{64}:/);
+    expect(r.stdout).toMatch(
+      /^hello more\n.* - overlay overlay .*lowerdir=\/var\/lib\/builder\/layers\/[0-9a-f]{64}\/diff:/,
+    );
   });
 
   it('refuses an unknown transport and a missing tag with one line', async () => {
@@ -176,7 +118,7 @@ describe('the layer store', () => {
     const config = JSON.parse(readFileSync(join(work, 'L/blobs/sha256', manifest.config.digest.split(':')[1]), 'utf8'));
     const hex = config.rootfs.diff_ids[0].split(':')[1];
     const stale = join(root, 'tmp', `${hex}-killed`);
-    mkdirSync(join(stale, 'fs/half'), { recursive: true });
+    mkdirSync(join(stale, 'diff/half'), { recursive: true });
     expect(await runQuiet(`oci:${join(work, 'L')}:base`)).toBe(EXPECTED);
     expect(readdirSync(join(root, 'tmp'))).toEqual([]);
   });

@@ -1,6 +1,6 @@
 import { Command, Flags, type Interfaces } from '@oclif/core';
 import { renderError } from './render-error.js';
-import { LOG_LEVEL_FLAG, type RunFlagSpec } from './run-flags.js';
+import { LOG_LEVEL_FLAG, ROOT_FLAG, RUN_FLAGS, type RunFlagSpec } from './run-flags.js';
 
 /** An oclif flag from a table entry (run-flags.ts). */
 export function oclifFlag(spec: RunFlagSpec) {
@@ -15,6 +15,13 @@ export function oclifFlag(spec: RunFlagSpec) {
   if (spec.multiple) return Flags.string({ ...common, multiple: true, multipleNonGreedy: true });
   return Flags.string({ ...common, default: spec.default });
 }
+
+const runFlag = (name: RunFlagSpec['name']) => RUN_FLAGS.find((f) => f.name === name) as RunFlagSpec;
+
+/** --plugin, as `builder run` has it, for the other commands that load plugins. */
+export const PLUGIN_FLAG = oclifFlag(runFlag('plugin'));
+/** --root, the layer store's directory. */
+export const STORE_ROOT_FLAG = oclifFlag(ROOT_FLAG);
 
 /** Shared flags, and errors rendered as one line with the error's exit status (125 by default). */
 export abstract class BuilderCommand extends Command {

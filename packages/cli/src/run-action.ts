@@ -10,10 +10,8 @@ export async function runAction(flags: RunFlags, argv: string[]): Promise<number
   const dirModes = (['hidden', 'read-only', 'overlay', 'full-access'] as const).flatMap((mode) =>
     (flags[`${mode}-dir`] ?? []).map((path) => ({ mode, path })),
   );
-  const engine = await core.createEngine({
-    logLevel: flags['log-level'] as 'warn',
-    ...engineOptions(core, flags.plugin),
-  });
+  const engine = await core.createEngine(engineOptions(core, flags));
+  const { layerProgress } = await import('./progress.js');
   const result = await engine.run(
     {
       argv,
@@ -26,7 +24,7 @@ export async function runAction(flags: RunFlags, argv: string[]): Promise<number
       ...(dirModes.length ? { dirModes } : {}),
       ...(mounts.length ? { mounts } : {}),
     },
-    { forwardSignals: true },
+    { forwardSignals: true, progress: layerProgress(process.stderr) },
   );
   return result.exitCode;
 }

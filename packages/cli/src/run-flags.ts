@@ -19,6 +19,7 @@ export interface RunFlagSpec {
     | 'overlay-dir'
     | 'full-access-dir'
     | 'plugin'
+    | 'root'
     | 'log-level';
   char?: string;
   /** A flag that takes no value. */
@@ -40,6 +41,12 @@ export const LOG_LEVEL_FLAG: RunFlagSpec = {
   helpGroup: 'GLOBAL',
 };
 
+export const ROOT_FLAG: RunFlagSpec = {
+  name: 'root',
+  description: 'where the layer store lives (default: the config file\'s "root", else /var/lib/builder)',
+  helpValue: 'DIR',
+};
+
 export const RUN_FLAGS: readonly RunFlagSpec[] = [
   {
     name: 'rootfs',
@@ -49,7 +56,7 @@ export const RUN_FLAGS: readonly RunFlagSpec[] = [
   {
     name: 'image',
     description:
-      "run on an image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE, tar:FILE (a rootfs tarball) or dir:DIR; its layers are unpacked once into the layer store (/var/lib/builder) and its config (Env, Cmd, Entrypoint, WorkingDir) applies; without a command, the image's",
+      "run on an image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG|:@N], tar:FILE (a rootfs tarball), dir:DIR, or a transport of a plugin (`builder sources`); its layers are unpacked once into the layer store (see --root) and its config (Env, Cmd, Entrypoint, WorkingDir) applies; without a command, the image's",
     helpValue: 'REF',
   },
   {
@@ -124,6 +131,7 @@ export const RUN_FLAGS: readonly RunFlagSpec[] = [
       'load a plugin: an npm package name (looked up from the current directory first) or a path; after the built-in plugins and those of the config file ($BUILDER_CONFIG or /etc/builder/config.json)',
     helpValue: 'PKG_OR_PATH',
   },
+  ROOT_FLAG,
 ];
 
 export interface RunFlags {
@@ -142,6 +150,7 @@ export interface RunFlags {
   'overlay-dir'?: string[];
   'full-access-dir'?: string[];
   plugin?: string[];
+  root?: string;
   'log-level': string;
 }
 
@@ -208,6 +217,7 @@ export function parseRunArgs(args: readonly string[]): { flags: RunFlags; argv: 
       'overlay-dir': values.get('overlay-dir'),
       'full-access-dir': values.get('full-access-dir'),
       plugin: values.get('plugin'),
+      root: one('root'),
       'log-level': one('log-level') ?? 'warn',
     },
     argv: args.slice(i),

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as core from '@builder/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { table } from '../src/commands/mount-kinds.js';
 import { userMounts } from '../src/run-action.js';
+import { table } from '../src/table.js';
 
 let dir: string;
 beforeAll(() => {

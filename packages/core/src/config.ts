@@ -9,20 +9,23 @@ export interface BuilderConfig {
   plugins: string[];
   /** Host directory under which each run mounts its private scratch space. */
   runroot?: string;
+  /** Where the layer store lives. */
+  root?: string;
   /** The file this came from, when there was one. */
   file?: string;
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/builder/config.json';
 
-const KEYS = ['plugins', 'runroot'];
+const KEYS = ['plugins', 'runroot', 'root'];
 
 /** A plugin named by a path (`./x`, `../x`, `/x`) rather than a package name. */
 export const isPluginPath = (ref: string): boolean => ref.startsWith('.') || isAbsolute(ref);
 
 /**
  * Read the configuration: the file named by `$BUILDER_CONFIG`, else `/etc/builder/config.json` if it
- * exists, else an empty configuration. The file is JSON: `{"plugins": ["pkg-or-path", …], "runroot": "/run/builder"}`;
+ * exists, else an empty configuration. The file is JSON:
+ * `{"plugins": ["pkg-or-path", …], "runroot": "/run/builder", "root": "/var/lib/builder"}`;
  * relative plugin paths are taken from the file's directory. Throws SpecError naming the file.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): BuilderConfig {
@@ -56,9 +59,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BuilderConfig 
       if (!Array.isArray(value) || !value.every((p) => typeof p === 'string' && p !== ''))
         fail('"plugins" must be an array of package names or paths');
       config.plugins = (value as string[]).map((p) => (isPluginPath(p) ? resolve(dirname(file), p) : p));
-    } else if (key === 'runroot') {
-      if (typeof value !== 'string' || !isAbsolute(value)) fail('"runroot" must be an absolute path');
-      config.runroot = value as string;
+    } else if (key === 'runroot' || key === 'root') {
+      if (typeof value !== 'string' || !isAbsolute(value)) fail(`"${key}" must be an absolute path`);
+      config[key] = value as string;
     } else fail(`unknown key ${JSON.stringify(key)}${didYouMean(key, KEYS)}`);
   }
   return config;

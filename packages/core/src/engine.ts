@@ -1,10 +1,12 @@
-import type { StagePlan } from '@builder/native/ops';
+import type { RootfsPlan, StagePlan } from '@builder/native/ops';
 import { Container } from 'inversify';
 import { MountKind } from './contributions/mount-kind.js';
 import { MountKindRegistry } from './contributions/mount-kind-registry.js';
-import { BuilderError, PluginError } from './errors.js';
-import { resolveImage } from './images/image-rootfs.js';
-import { LayerStore } from './layers/layer-store.js';
+import { RootfsSource } from './contributions/rootfs-source.js';
+import { RootfsSourceRegistry } from './contributions/rootfs-source-registry.js';
+import { BuilderError, ImageError, PluginError, SpecError } from './errors.js';
+import { applyImageConfig } from './images/image-config.js';
+import { type ImageInfo, LayerStore, type ProgressListener, type PruneResult } from './layers/layer-store.js';
 import { Logger, type LogLevel, WinstonLogger } from './logging/logger.js';
 import { EngineSettings, Planner } from './plan/planner.js';
 import { BUILTIN_PLUGINS, type LoadedPlugin, loadPlugin, type PluginRef } from './plugins/plugin-loader.js';
@@ -33,12 +35,36 @@ export interface MountKindInfo {
   options: { name: string; value: string; description: string; aliases?: string[] }[];
 }
 
+export interface SourceInfo {
+  transport: string;
+  usage: string;
+  description: string;
+  origin: string;
+}
+
+export interface EngineRunOptions extends RunOptions {
+  /** Told how each layer of `spec.image` is coming along while the store unpacks it. */
+  progress?: ProgressListener;
+}
+
 export interface Engine {
-  /** Run a command. Resolves with its exit status; rejects with a BuilderError when it could not run. */
-  run(spec: RunSpec, options?: RunOptions): Promise<RunResult>;
+  /**
+   * Run a command. Resolves with its exit status; rejects with a BuilderError when it could not run.
+   * With `spec.image`, the image's layers are unpacked into the layer store first (once per layer).
+   */
+  run(spec: RunSpec, options?: EngineRunOptions): Promise<RunResult>;
   /** The plan a spec turns into, without running it. */
   plan(spec: RunSpec): StagePlan;
   mountKinds(): MountKindInfo[];
+  /** The image transports (`oci`, `docker-archive` …) the loaded plugins contribute. */
+  sources(): SourceInfo[];
+  /** The images in the layer store, most recently used first. */
+  images(): ImageInfo[];
+  /**
+   * Remove images that lost their names (with `all`, every image) and the layers no remaining image
+   * needs; layers in use by a run stay.
+   */
+  prune(options?: { all?: boolean }): Promise<PruneResult>;
   /** The DI container, for callers that bind their own services. */
   readonly container: Container;
 }
@@ -52,6 +78,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   container.bind(Logger).toConstantValue(options.logger ?? new WinstonLogger(options.logLevel ?? 'warn'));
   container.bind(EngineSettings).toConstantValue({ runroot: options.runroot ?? '/run/builder' });
   container.bind(MountKindRegistry).toSelf();
+  container.bind(RootfsSourceRegistry).toSelf();
   container.bind(Planner).toSelf();
   container.bind(Runner).toSelf();
   const origins = loadModules(container, plugins);
@@ -59,21 +86,50 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const planner = container.get(Planner);
   const runner = container.get(Runner);
   const registry = container.get(MountKindRegistry);
+  const sources = container.get(RootfsSourceRegistry);
   if (options.prestart) prestartStage();
   const store = new LayerStore(options.root ?? '/var/lib/builder');
+
+  /** The spec with its image resolved: a rootfs directory, or the image's layers in the store. */
+  async function openImage(spec: RunSpec, progress?: ProgressListener): Promise<ResolvedSpec> {
+    if (spec.image === undefined) return { spec, release: () => {} };
+    if (spec.rootfs !== undefined) throw new SpecError('give a rootfs or an image, not both');
+    const opened = await sources.open(spec.image);
+    if ('rootfs' in opened) return { spec: { ...spec, image: undefined, rootfs: opened.rootfs }, release: () => {} };
+    const { image } = opened;
+    try {
+      if (image.layers.length === 0) throw new ImageError(`${spec.image}: the image has no layers`);
+      const configured = applyImageConfig(spec, image.config);
+      const prepared = await store.prepare(image, opened.name ?? spec.image, progress);
+      return { spec: configured, rootfs: { type: 'overlay', lowers: prepared.lowers }, release: prepared.release };
+    } finally {
+      await image.close();
+    }
+  }
 
   return {
     container,
     plan: (spec) => planner.plan(spec),
-    async run(spec, runOptions) {
-      const image = await resolveImage(spec, store);
-      const plan = planner.plan(image.spec, image.rootfs);
+    async run(spec, runOptions = {}) {
+      const { progress, ...rest } = runOptions;
+      const resolved = await openImage(spec, progress);
       try {
-        return await runner.run(plan, runOptions);
+        const plan = planner.plan(resolved.spec, resolved.rootfs);
+        return await runner.run(plan, rest);
       } finally {
+        resolved.release();
         if (options.prestart) prestartStage();
       }
     },
+    sources: () =>
+      sources.list().map((s) => ({
+        transport: s.transport,
+        usage: s.usage,
+        description: s.description,
+        origin: origins.get(s) ?? '(unknown)',
+      })),
+    images: () => store.images(),
+    prune: (pruneOptions) => store.prune(pruneOptions),
     mountKinds: () =>
       registry.list().map((k) => ({
         type: k.type,
@@ -84,14 +140,24 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   };
 }
 
-/** Load plugin modules one plugin at a time, noting which plugin each MountKind came from. */
-function loadModules(container: Container, plugins: LoadedPlugin[]): Map<MountKind, string> {
-  const origins = new Map<MountKind, string>();
+interface ResolvedSpec {
+  spec: RunSpec;
+  rootfs?: RootfsPlan;
+  /** Lets go of the image's layers once the run is over. */
+  release(): void;
+}
+
+/** Load plugin modules one plugin at a time, noting which plugin each contribution came from. */
+function loadModules(container: Container, plugins: LoadedPlugin[]): Map<MountKind | RootfsSource, string> {
+  const origins = new Map<MountKind | RootfsSource, string>();
   for (const plugin of plugins) {
     try {
       container.load(...plugin.modules);
-      for (const kind of container.getAll<MountKind>(MountKind))
-        if (!origins.has(kind)) origins.set(kind, plugin.origin);
+      const contributed = [
+        ...container.getAll<MountKind>(MountKind, { optional: true }),
+        ...container.getAll<RootfsSource>(RootfsSource, { optional: true }),
+      ];
+      for (const c of contributed) if (!origins.has(c)) origins.set(c, plugin.origin);
     } catch (err) {
       if (err instanceof BuilderError) throw err;
       throw new PluginError(`plugin "${plugin.origin}": ${(err as Error).message}`, { cause: err });

@@ -24,7 +24,23 @@ export {
   type PlanContext,
 } from './contributions/mount-kind.js';
 export { MountKindRegistry } from './contributions/mount-kind-registry.js';
-export { createEngine, DEFAULT_PLUGINS, type Engine, type EngineOptions, type MountKindInfo } from './engine.js';
+export {
+  RootfsSource,
+  rootfsSourceModule,
+  type SourceContext,
+  type SourceResult,
+  sourcePath,
+} from './contributions/rootfs-source.js';
+export { RootfsSourceRegistry } from './contributions/rootfs-source-registry.js';
+export {
+  createEngine,
+  DEFAULT_PLUGINS,
+  type Engine,
+  type EngineOptions,
+  type EngineRunOptions,
+  type MountKindInfo,
+  type SourceInfo,
+} from './engine.js';
 export {
   BuilderError,
   ExecError,
@@ -37,11 +53,16 @@ export {
 } from './errors.js';
 export type { ImageConfig, ImageLayer, ImageManifest, OpenImage } from './images/image.js';
 export { applyImageConfig } from './images/image-config.js';
-export { IMAGE_TRANSPORTS, type ImageRef, type ImageTransport, parseImageRef } from './images/image-ref.js';
-export { resolveImage } from './images/image-rootfs.js';
 export { type Compression, layerCompression, MEDIA_TYPE } from './images/media-types.js';
-export { openImage, withImage } from './images/open-image.js';
-export { LayerStore } from './layers/layer-store.js';
+export { openDockerArchive, openOciArchive, openOciLayout, openRootfsTar } from './images/open-image.js';
+export {
+  type ImageInfo,
+  type LayerProgress,
+  LayerStore,
+  type PreparedImage,
+  type ProgressListener,
+  type PruneResult,
+} from './layers/layer-store.js';
 export { LOG_LEVELS, Logger, type LogLevel, WinstonLogger } from './logging/logger.js';
 export { DEFAULT_MOUNTS } from './plan/default-mounts.js';
 export { buildEnv, EngineSettings, Planner } from './plan/planner.js';

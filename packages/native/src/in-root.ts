@@ -4,7 +4,7 @@
 // read and followed by hand with chroot rules: an absolute target restarts at the root, `..` never
 // climbs above the root. Nothing is ever resolved by a path string that the rootfs could redirect,
 // so a destination like `/tmp -> /etc` or `/x -> ../../..` stays inside the root.
-import { closeSync, fstatSync } from 'node:fs';
+import { fstatSync } from 'node:fs';
 import {
   O_CLOEXEC,
   O_CREAT,
@@ -18,7 +18,7 @@ import {
   S_IFMT,
 } from './constants.js';
 import { hasCode, SyscallError } from './syscall-error.js';
-import { mkdirat, openat, readlinkat } from './syscalls.js';
+import { closeFd, mkdirat, openat, readlinkat } from './syscalls.js';
 
 const MAX_SYMLINKS = 40;
 const ENOTDIR = 20;
@@ -108,7 +108,7 @@ export function resolveInRoot(rootFd: number, path: string, create?: CreateSpec,
   const current = () => (stack.length ? stack[stack.length - 1].fd : rootFd);
   const here = () => `/${stack.map((s) => s.name).join('/')}`;
   const closeAll = () => {
-    for (const s of stack.splice(0)) closeSync(s.fd);
+    for (const s of stack.splice(0)) closeFd(s.fd);
   };
   const parts = splitPath(path);
   let links = 0;
@@ -117,7 +117,7 @@ export function resolveInRoot(rootFd: number, path: string, create?: CreateSpec,
       const name = parts.shift() as string;
       if (name === '..') {
         const top = stack.pop();
-        if (top) closeSync(top.fd);
+        if (top) closeFd(top.fd);
         continue;
       }
       const last = parts.length === 0;
@@ -135,17 +135,17 @@ export function resolveInRoot(rootFd: number, path: string, create?: CreateSpec,
       const type = fstatSync(fd).mode & S_IFMT;
       if (type === S_IFLNK) {
         if (++links > MAX_SYMLINKS) {
-          closeSync(fd);
+          closeFd(fd);
           throw new SyscallError('resolve', ELOOP, path);
         }
         const target = readlinkat(fd, '');
-        closeSync(fd);
+        closeFd(fd);
         if (target.startsWith('/')) closeAll();
         parts.unshift(...splitPath(target));
         continue;
       }
       if (!last && type !== S_IFDIR) {
-        closeSync(fd);
+        closeFd(fd);
         throw new SyscallError('resolve', ENOTDIR, joinPath(here(), name));
       }
       stack.push({ fd, name });
@@ -179,9 +179,7 @@ function createEntry(dirfd: number, name: string, spec: CreateSpec): number {
     if (spec.kind === 'dir') {
       mkdirat(dirfd, name, spec.mode ?? 0o755);
     } else {
-      closeSync(
-        openat(dirfd, name, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_NOCTTY | O_CLOEXEC, spec.mode ?? 0o644),
-      );
+      closeFd(openat(dirfd, name, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_NOCTTY | O_CLOEXEC, spec.mode ?? 0o644));
     }
   } catch (err) {
     // Lost a race with someone creating the same name: use what is there now.

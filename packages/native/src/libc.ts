@@ -54,6 +54,7 @@ export const c = {
   sigfillset: libc.func('int sigfillset(void *set)'),
   waitpid: libc.func('int waitpid(int pid, _Out_ int32_t *status, int options)'),
   flock: libc.func('int flock(int fd, int operation)'),
+  close: libc.func('int close(int fd)'),
   poll: libc.func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
 };
 

@@ -1,5 +1,6 @@
 import { Flags, type Interfaces } from '@oclif/core';
-import { BuilderCommand } from '../base-command.js';
+import { BuilderCommand, PLUGIN_FLAG } from '../base-command.js';
+import { table } from '../table.js';
 
 /** One row per kind, as `engine.mountKinds()` gives them (a copy of core's MountKindInfo, kept light). */
 interface KindRow {
@@ -7,13 +8,6 @@ interface KindRow {
   description: string;
   origin: string;
   options: { name: string; value: string; description: string; aliases?: string[] }[];
-}
-
-/** Left-aligned columns, two spaces apart; the last column is not padded. */
-export function table(header: string[], rows: string[][]): string {
-  const all = [header, ...rows];
-  const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));
-  return all.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ')).join('\n');
 }
 
 export default class MountKinds extends BuilderCommand {
@@ -36,23 +30,14 @@ Plugins are the built-in ones, then those of the config file ($BUILDER_CONFIG, e
 
   static override flags: Interfaces.FlagInput = {
     options: Flags.boolean({ char: 'o', description: "also list each kind's options" }),
-    plugin: Flags.string({
-      multiple: true,
-      multipleNonGreedy: true,
-      description:
-        'load a plugin: an npm package name (looked up from the current directory first) or a path; after the built-in plugins and those of the config file',
-      helpValue: 'PKG_OR_PATH',
-    }),
+    plugin: PLUGIN_FLAG,
   };
 
   async run(): Promise<KindRow[]> {
     const { flags } = await this.parse(MountKinds);
     const core = await import('@builder/core');
     const { engineOptions } = await import('../engine-options.js');
-    const engine = await core.createEngine({
-      logLevel: flags['log-level'] as 'warn',
-      ...engineOptions(core, flags.plugin as string[] | undefined),
-    });
+    const engine = await core.createEngine(engineOptions(core, flags as { plugin?: string[]; 'log-level'?: string }));
     const kinds: KindRow[] = engine.mountKinds();
     if (this.jsonEnabled()) return kinds;
     this.log(

@@ -126,5 +126,5 @@ export async function readDockerArchive(dir: string, ref: string | undefined, wh
       open: () => openVerified(file, d, size, layerWhat),
     });
   }
-  return { layers, config };
+  return { id: configDigest ?? (await fileDigest(configFile)), layers, config };
 }

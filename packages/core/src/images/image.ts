@@ -12,8 +12,12 @@ export interface ImageConfig {
 export interface ImageLayer {
   /** `sha256:<hex>` of the blob as stored (compressed if it is). */
   digest: string;
-  /** `sha256:<hex>` of the uncompressed tar (from the config's `rootfs.diff_ids`). */
-  diffId: string;
+  /**
+   * `sha256:<hex>` of the uncompressed tar (from the config's `rootfs.diff_ids`). A source that cannot
+   * know it without decompressing the blob (a lone compressed tarball) leaves it out: the store then
+   * finds the layer by the blob's digest, or learns the diffID by unpacking it.
+   */
+  diffId?: string;
   mediaType: string;
   compression: Compression;
   /** Size of the blob as stored, in bytes. */
@@ -26,6 +30,8 @@ export interface ImageLayer {
 }
 
 export interface ImageManifest {
+  /** The image's ID, `sha256:<hex>` of its config blob (as podman shows it); absent for a lone rootfs tarball. */
+  id?: string;
   /** Bottom layer first. */
   layers: ImageLayer[];
   config: ImageConfig;

@@ -132,7 +132,7 @@ export class OciLayout {
         open: () => openVerified(file, ld.digest, ld.size, what),
       });
     }
-    return { layers, config };
+    return { id: configDesc.digest, layers, config };
   }
 
   private pickPlatform(list: Descriptor[], indexDigest: string): Descriptor {

@@ -62,6 +62,7 @@ import { createGunzip } from 'node:zlib';
 import {
   AT_FDCWD,
   AT_SYMLINK_NOFOLLOW,
+  closeFd,
   fchmodat,
   fchownat,
   fdPath,
@@ -105,11 +106,17 @@ export interface UnpackOptions {
   mediaType?: string;
   /** Called with the number of (compressed) input bytes read so far. */
   onProgress?: (bytesIn: number) => void;
+  /** Overlay format: the directories of the layers below, top first (hard links to their files). */
+  lowers?: string[];
 }
 
 export interface UnpackResult {
   diffId: string;
   entries: number;
+  /** Bytes of the uncompressed tarball. */
+  size: number;
+  /** Files copied up from lower layers, as targets of hard links (overlay format). */
+  copiedUp?: number;
 }
 
 type Compression = 'gzip' | 'zstd' | 'none';
@@ -221,7 +228,7 @@ export async function unpackLayer(
   if (opts.diffId !== undefined && opts.diffId !== diffId) {
     throw new LayerError(`layer diffID mismatch: expected ${opts.diffId}, got ${diffId}`);
   }
-  return { diffId, entries: scanner.entries };
+  return { diffId, entries: scanner.entries, size: total };
 }
 
 function sniff(b: Buffer): Compression {
@@ -344,12 +351,12 @@ export class LayerWriter {
       try {
         utimensat(AT_FDCWD, fdPath(r.fd), t.atimeNs, t.mtimeNs);
       } finally {
-        closeSync(r.fd);
+        closeFd(r.fd);
       }
     }
     this.dirTimes.clear();
     this.dropCache();
-    closeSync(this.rootFd);
+    closeFd(this.rootFd);
   }
 
   abort(): void {
@@ -359,7 +366,7 @@ export class LayerWriter {
     }
     this.dropCache();
     try {
-      closeSync(this.rootFd);
+      closeFd(this.rootFd);
     } catch {
       // already closed by finish()
     }
@@ -534,7 +541,7 @@ export class LayerWriter {
         this.markUpper(r.path);
         this.makeOpaque(r.fd, '', r.path);
       } finally {
-        closeSync(r.fd);
+        closeFd(r.fd);
       }
       return;
     }
@@ -548,7 +555,7 @@ export class LayerWriter {
     try {
       if (fstatSync(r.fd).isDirectory()) this.removeLowerChildren(r.fd, r.path);
     } finally {
-      closeSync(r.fd);
+      closeFd(r.fd);
     }
   }
 
@@ -559,7 +566,7 @@ export class LayerWriter {
     try {
       names = readdirFd(fd);
     } finally {
-      closeSync(fd);
+      closeFd(fd);
     }
     for (const name of names) {
       const path = join(dirPath, name);
@@ -572,7 +579,7 @@ export class LayerWriter {
         try {
           this.removeLowerChildren(sub, path);
         } finally {
-          closeSync(sub);
+          closeFd(sub);
         }
       }
     }
@@ -636,7 +643,7 @@ export class LayerWriter {
     if (!hit) {
       const r = resolveInRoot(this.rootFd, dir, create ? { kind: 'dir', mode: 0o755 } : undefined);
       if (!fstatSync(r.fd).isDirectory()) {
-        closeSync(r.fd);
+        closeFd(r.fd);
         throw new SyscallError('resolve', 20 /* ENOTDIR */, r.path);
       }
       hit = { fd: r.fd, path: r.path };
@@ -646,7 +653,7 @@ export class LayerWriter {
   }
 
   private dropCache(): void {
-    for (const { fd } of this.dirCache.values()) closeSync(fd);
+    for (const { fd } of this.dirCache.values()) closeFd(fd);
     this.dirCache.clear();
   }
 

@@ -1,0 +1,86 @@
+// Unpacking runs in a worker thread: the unpacker's file system calls are synchronous (3-5x faster
+// than async ones for this work, research/perf-baselines.md §3), and off the main thread they leave its
+// event loop free for progress, signals, and a library user's other work. The main thread reads the
+// layer blob (a stream that any rootfs source may provide) and hands the bytes over on request; the
+// worker decompresses, checks and writes. Worker threads share the process's mount namespace, which is
+// the host's: unpacking never runs in a stage.
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import { ImageError, LayerError } from '../errors.js';
+import type { UnpackOptions, UnpackResult } from './unpack.js';
+
+/** What the worker is started with. */
+export interface WorkerInit {
+  dest: string;
+  options: Omit<UnpackOptions, 'onProgress'>;
+}
+/** Messages to the worker: a chunk of the tarball, its end, or why it stops. */
+export type ToWorker = { chunk: Uint8Array } | { end: true } | { abort: string };
+/** Messages from the worker. */
+export type FromWorker = { more: true } | { done: UnpackResult } | { error: { name: string; message: string } };
+
+let workerFile: string | undefined;
+
+/** The worker's file: the package's `./unpack-worker` export (the built bundle). */
+function workerPath(): string {
+  workerFile ??= createRequire(import.meta.url).resolve('@builder/core/unpack-worker');
+  return workerFile;
+}
+
+/** unpackLayer() in a worker thread: the same options, results and errors. */
+export function unpackInWorker(
+  input: NodeJS.ReadableStream,
+  dest: string,
+  options: UnpackOptions,
+): Promise<UnpackResult> {
+  const { onProgress, ...rest } = options;
+  const init: WorkerInit = { dest, options: rest };
+  const worker = new Worker(workerPath(), { workerData: init });
+  const chunks = (input as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  let bytes = 0;
+  let readError: unknown;
+  let outcome: { done: UnpackResult } | { error: { name: string; message: string } } | undefined;
+
+  const feed = async (): Promise<void> => {
+    try {
+      const r = await chunks.next();
+      if (r.done) {
+        worker.postMessage({ end: true } satisfies ToWorker);
+        return;
+      }
+      const chunk = r.value;
+      bytes += chunk.length;
+      onProgress?.(bytes);
+      // Hand the memory over when the chunk owns all of it, else a copy.
+      const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
+      const data = whole ? new Uint8Array(chunk.buffer) : new Uint8Array(chunk);
+      worker.postMessage({ chunk: data } satisfies ToWorker, [data.buffer as ArrayBuffer]);
+    } catch (err) {
+      readError = err;
+      worker.postMessage({ abort: err instanceof Error ? err.message : String(err) } satisfies ToWorker);
+    }
+  };
+
+  return new Promise<UnpackResult>((resolve, reject) => {
+    worker.on('message', (m: FromWorker) => {
+      if ('more' in m) void feed();
+      else outcome = m;
+    });
+    worker.on('error', (err) => {
+      outcome ??= { error: { name: 'Error', message: err.message } };
+    });
+    worker.on('exit', () => {
+      // A read error (a digest mismatch of the blob, a source that failed) explains the abort.
+      if (readError !== undefined) reject(readError);
+      else if (outcome && 'done' in outcome) resolve(outcome.done);
+      else reject(rebuild(outcome?.error ?? { name: 'Error', message: 'the unpack worker stopped' }));
+      (input as { destroy?: () => void }).destroy?.();
+    });
+  });
+}
+
+function rebuild(e: { name: string; message: string }): Error {
+  if (e.name === 'ImageError') return new ImageError(e.message);
+  if (e.name === 'LayerError') return new LayerError(e.message);
+  return new LayerError(`cannot unpack layer: ${e.message}`);
+}
