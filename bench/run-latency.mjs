@@ -6,7 +6,10 @@
 //   builder run --rootfs R -- /bin/true           the thing being measured
 //   bwrap --bind R / --proc /proc ... /bin/true   a small C sandbox tool doing similar namespace work
 //   unshare -m chroot R /bin/true                 close to the bare minimum
-// R is a throw-away busybox-static rootfs built in a fresh /tmp directory and removed at the end.
+//   builder run --image oci:L:base -- /bin/true   the same rootfs as a 5-layer OCI image (made by umoci),
+//                                                 already unpacked in a layer store of its own
+// R is a throw-away busybox-static rootfs built in a fresh /tmp directory and removed at the end, with
+// the image and its store.
 //
 // The commands are run interleaved (A B C D, B C D A, ...) so that drift in machine load hits all of
 // them alike; the first rounds are warm-up and are not counted. For each command the table gives
@@ -19,7 +22,7 @@
 //   node bench/run-latency.mjs --warmup 5 --json    (warm-up rounds, default 3; JSON output)
 //
 // To add a case, append an entry to the array returned by makeCases().
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   accessSync,
   chmodSync,
@@ -31,6 +34,7 @@ import {
   readFileSync,
   rmSync,
   symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { constants as osConstants, release } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -42,13 +46,14 @@ const BUSYBOX = '/bin/busybox';
 const BUSYBOX_APPLETS = ['sh', 'true', 'false', 'echo', 'cat', 'ls', 'env', 'sleep', 'mount'];
 const TARGET = 2.5; // builder run's median paired ratio to `node -e 0` should not exceed this
 const MOUNTS_TARGET_MS = 5; // what 10 mounts may add to builder run's median
+const IMAGE_TARGET_MS = 5; // what --image of an unpacked 5-layer image may add over --rootfs
 
 /**
  * The commands to time. The first is the baseline the ratios are computed against.
  * `needs` lists what must exist beforehand: { bin } is looked up on PATH, { file } is a path; `hint`
  * says how to get it. A missing one fails the whole benchmark rather than skipping the case.
  */
-function makeCases(rootfs) {
+function makeCases(rootfs, image = '$IMAGE', store = '$STORE') {
   return [
     { name: 'node -e 0', argv: [process.execPath, '-e', '0'], needs: [] },
     {
@@ -60,6 +65,14 @@ function makeCases(rootfs) {
       name: 'builder run, 10 mounts',
       argv: [process.execPath, BUILDER, 'run', '--rootfs', rootfs, ...tenMounts(rootfs), '--', '/bin/true'],
       needs: [{ file: BUILDER, hint: 'run `npm run build` in the repository root' }],
+    },
+    {
+      name: 'builder run --image, 5 layers',
+      argv: [process.execPath, BUILDER, 'run', '--root', store, '--image', image, '--', '/bin/true'],
+      needs: [
+        { file: BUILDER, hint: 'run `npm run build` in the repository root' },
+        { bin: 'umoci', hint: 'apt-get install umoci' },
+      ],
     },
     {
       name: 'bwrap /bin/true',
@@ -176,6 +189,32 @@ function buildRootfs() {
   return rootfs;
 }
 
+/**
+ * The rootfs as a 5-layer OCI image made by umoci, in `<rootfs>-image/L`: the rootfs, then four layers
+ * of one small file each. Returns the reference and an empty store directory for it.
+ */
+function buildImage(dir) {
+  const work = `${dir}-image`;
+  mkdirSync(work);
+  const umoci = (...args) => {
+    const r = spawnSync('umoci', args, { cwd: work, encoding: 'utf8' });
+    if (r.status !== 0) throw new BenchError(`umoci ${args.join(' ')} failed: ${r.stderr || r.error?.message}`);
+  };
+  umoci('init', '--layout', 'L');
+  umoci('new', '--image', 'L:base');
+  for (let layer = 1; layer <= 5; layer++) {
+    umoci('unpack', '--image', 'L:base', 'bundle');
+    const root = join(work, 'bundle/rootfs');
+    if (layer === 1) spawnSync('cp', ['-a', `${dir}/.`, root]);
+    else writeFileSync(join(root, `layer-${layer}`), `${layer}\n`);
+    umoci('repack', '--image', 'L:base', 'bundle');
+    rmSync(join(work, 'bundle'), { recursive: true });
+  }
+  const store = join(work, 'store');
+  mkdirSync(store);
+  return { image: `oci:${join(work, 'L')}:base`, store };
+}
+
 /** Remove the rootfs, unless something is still mounted inside it (recursing into a bind mount of /dev would be bad). */
 function removeRootfs() {
   if (!rootfs) return;
@@ -190,6 +229,7 @@ function removeRootfs() {
     return;
   }
   rmSync(dir, { recursive: true, force: true });
+  rmSync(`${dir}-image`, { recursive: true, force: true });
 }
 
 // ---- running ----------------------------------------------------------------------------------
@@ -315,7 +355,8 @@ async function main() {
   process.on('exit', removeRootfs);
 
   const dir = buildRootfs();
-  const cases = makeCases(dir).map((c) => ({ ...c, rootfs: dir }));
+  const { image, store } = buildImage(dir);
+  const cases = makeCases(dir, image, store).map((c) => ({ ...c, rootfs: dir }));
   const tty = process.stderr.isTTY && !options.json;
   const progress = (text) => tty && process.stderr.write(`\r\x1b[K${text}`);
   if (!options.json) {
@@ -353,6 +394,11 @@ async function main() {
     const paired = median(mounts.samplesMs.map((t, round) => t - builder.samplesMs[round]));
     console.log(
       `10 mounts: +${(mounts.medianMs - builder.medianMs).toFixed(2)} ms of medians, +${paired.toFixed(2)} ms paired, over no mounts (target <= ${MOUNTS_TARGET_MS})`,
+    );
+    const img = results.find((r) => r.name === 'builder run --image, 5 layers');
+    const imgPaired = median(img.samplesMs.map((t, round) => t - builder.samplesMs[round]));
+    console.log(
+      `--image (5 layers, unpacked): +${(img.medianMs - builder.medianMs).toFixed(2)} ms of medians, +${imgPaired.toFixed(2)} ms paired, over --rootfs (target <= ${IMAGE_TARGET_MS})`,
     );
   }
 }

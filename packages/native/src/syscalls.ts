@@ -5,7 +5,6 @@ import {
   AT_RECURSIVE,
   LOCK_EX,
   LOCK_NB,
-  LOCK_SH,
   PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE,
   POLLIN,
   PR_SET_PDEATHSIG,
@@ -208,16 +207,7 @@ export function lremovexattr(path: string, name: string): void {
 
 /** flock(fd, LOCK_EX | LOCK_NB): true when the lock was taken, false when another holds it. */
 export function tryLockExclusive(fd: number, path?: string): boolean {
-  return tryFlock(fd, LOCK_EX, path);
-}
-
-/** flock(fd, LOCK_SH | LOCK_NB): true when the lock was taken, false when another holds it exclusively. */
-export function tryLockShared(fd: number, path?: string): boolean {
-  return tryFlock(fd, LOCK_SH, path);
-}
-
-function tryFlock(fd: number, op: number, path?: string): boolean {
-  if (c.flock(fd, op | LOCK_NB) === 0) return true;
+  if (c.flock(fd, LOCK_EX | LOCK_NB) === 0) return true;
   if (errno() === 11 /* EWOULDBLOCK */) return false;
   throw new SyscallError('flock', errno(), path);
 }

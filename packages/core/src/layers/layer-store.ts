@@ -2,10 +2,10 @@
 //   layers/<key>/diff         a layer unpacked in overlay format: what runs stack as an overlay lowerdir
 //   layers/<key>/layer.json   what the layer is (diffID, chainID, size)
 //   images/<id>.json          an image: its names, its layers, its run-time config, when it was last used
-//   locks/<key>               "in use": shared by every run (and unpacker) of the layer, exclusive for prune
-//   locks/<hex>.unpack        exclusive while a layer is being unpacked (hex of its diffID, or of its
-//                             blob's digest when the source could not tell the diffID)
 //   blobs/<digest hex>        the diffID a blob turned out to have (for sources that cannot tell it)
+//   runs/<pid>-<start>.json   the layers a live run uses (removed when it ends)
+//   pruning/<pid>-<start>     present while a prune is choosing and removing layers
+//   locks/                    flock files: <hex>.unpack (one unpacker per layer), prune, images
 //   tmp/                      layers being unpacked, and layers being pruned
 //
 // A layer's key is the hex of its diffID: each distinct layer is unpacked once, whatever image it is
@@ -13,12 +13,20 @@
 // up into the layer (overlayfs layers cannot link across layers), so its directory depends on the
 // layers below it and its key is its chainID instead (equal to the diffID for a bottom layer).
 //
-// A layer is written into tmp/ and renamed into layers/ in one step, so a crash never leaves a half
-// layer visible; the unpack lock (flock, released by the kernel when its holder dies, kill -9
-// included) makes concurrent runs of a new image unpack it once and lets the next holder remove what a
-// killed unpacker left in tmp/. Prune takes a layer's "in use" lock without waiting, so a layer that a
-// run is using is never removed under it.
-import { createHash } from 'node:crypto';
+// Unpacking: into tmp/, then renamed into layers/ in one step, so a crash never leaves a half layer
+// visible. The unpack lock (flock, released by the kernel when its holder dies, kill -9 included) makes
+// concurrent runs of a new image unpack it once and lets the next holder remove what a killed unpacker
+// left in tmp/.
+//
+// Runs and prune, without a lock on the run's path (a run on an image it has already unpacked touches
+// no flock, so it needs no native code in the CLI process: loading koffi would cost more than the rest
+// of the run's image handling): a run writes its registration (the keys it may use), then waits while
+// a live prune's marker exists, then looks for its layers. A prune writes its marker, then reads the
+// registrations of live runs and removes only layers none of them names. Either the run registered
+// before the prune looked (the prune keeps its layers), or the run saw the marker and looks only after
+// the prune is over. Registrations and markers of dead processes (kill -9) are recognised by their
+// process start time and ignored.
+import { createHash, randomUUID } from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -101,17 +109,18 @@ interface LayerRecord {
 
 type Lock = { release(): void };
 
-/** A layer of the store, held by a shared lock. */
+/** A layer of the store: its key and its diffID. */
 interface Found {
   key: string;
   diffId: string;
-  lock: Lock;
 }
+
+type StoreDir = 'layers' | 'images' | 'locks' | 'tmp' | 'blobs' | 'runs' | 'pruning';
 
 export class LayerStore {
   constructor(readonly root: string) {}
 
-  private dir(name: 'layers' | 'images' | 'locks' | 'tmp' | 'blobs'): string {
+  private dir(name: StoreDir): string {
     return join(this.root, name);
   }
 
@@ -120,17 +129,16 @@ export class LayerStore {
   }
 
   /**
-   * Unpack what the store does not have yet, record the image under `name`, and hold its layers until
+   * Unpack what the store does not have yet, record the image under `name`, and keep its layers until
    * the returned image is released (prune leaves them alone meanwhile).
    */
   async prepare(image: ImageManifest, name: string, onProgress?: ProgressListener): Promise<PreparedImage> {
-    for (const d of ['layers', 'images', 'locks', 'tmp', 'blobs'] as const)
+    for (const d of ['layers', 'images', 'tmp', 'blobs', 'runs'] as const)
       mkdirSync(this.dir(d), { recursive: true, mode: 0o700 });
-    const held: Lock[] = [];
-    const release = () => {
-      for (const lock of held.splice(0)) lock.release();
-    };
+    const run = new Registration(this.dir('runs'));
     try {
+      run.add(this.candidateKeys(image));
+      await this.waitForPrune();
       const dirs: string[] = [];
       const diffIds: string[] = [];
       let parentChain: string | undefined;
@@ -146,39 +154,59 @@ export class LayerStore {
             total: layer.size,
           });
         const known = layer.diffId ?? this.blobDiffId(layer.digest);
-        let found = known === undefined ? undefined : await this.find(known, parentChain);
+        let found = known === undefined ? undefined : this.find(known, parentChain);
         if (found) progress('cached', layer.size, known);
-        else found = await this.unpack(layer, known, parentChain, dirs.toReversed(), progress);
-        held.push(found.lock);
+        else found = await this.unpack(layer, known, parentChain, dirs.toReversed(), progress, run);
         dirs.push(join(this.layerDir(found.key), 'diff'));
         diffIds.push(found.diffId);
         parentChain = chainOf(parentChain, found.diffId);
       }
       const id = image.id ?? `sha256:${sha256(JSON.stringify({ layers: diffIds, config: image.config }))}`;
       await this.record(id, name, diffIds, image.config);
-      return { id, lowers: dirs.reverse(), release };
+      return { id, lowers: dirs.reverse(), release: () => run.remove() };
     } catch (err) {
-      release();
+      run.remove();
       throw err;
     }
   }
 
-  /**
-   * The layer with this diffID on top of `parentChain`, if the store has it, held by a shared lock.
-   * Both of its possible keys are held while looking, so prune cannot take it between look and use.
-   */
-  private async find(diffId: string, parentChain: string | undefined): Promise<Found | undefined> {
-    const keys = [...new Set([hexOf(chainOf(parentChain, diffId), 'chainID'), hexOf(diffId, 'diffID')])];
-    const locks = await Promise.all(keys.map((k) => this.lock(k, 'shared')));
-    const key = keys.find((k) => existsSync(join(this.layerDir(k), 'diff')));
-    for (const [j, k] of keys.entries()) if (k !== key) locks[j].release();
-    return key === undefined ? undefined : { key, diffId, lock: locks[keys.indexOf(key)] };
+  /** Every key the image's layers may have in the store, as far as their diffIDs are known. */
+  private candidateKeys(image: ImageManifest): string[] {
+    const keys: string[] = [];
+    let parentChain: string | undefined;
+    for (const layer of image.layers) {
+      const diffId = layer.diffId ?? this.blobDiffId(layer.digest);
+      if (diffId === undefined) break;
+      keys.push(...layerKeys(diffId, parentChain));
+      parentChain = chainOf(parentChain, diffId);
+    }
+    return keys;
+  }
+
+  /** The layer with this diffID on top of `parentChain`, if the store has it. */
+  private find(diffId: string, parentChain: string | undefined): Found | undefined {
+    const key = layerKeys(diffId, parentChain).find((k) => existsSync(join(this.layerDir(k), 'diff')));
+    return key === undefined ? undefined : { key, diffId };
+  }
+
+  /** Wait while a live prune is at work (see the top of this file). */
+  private async waitForPrune(): Promise<void> {
+    for (;;) {
+      let markers: string[];
+      try {
+        markers = readdirSync(this.dir('pruning'));
+      } catch {
+        return; // no prune ever ran here
+      }
+      if (!markers.some(isLive)) return;
+      await sleep(20);
+    }
   }
 
   /**
    * Unpack a layer the store does not have (unless another run did so meanwhile): into tmp/, then
-   * renamed into layers/ under its key. The unpack lock is named after the diffID when it is known,
-   * else after the blob's digest.
+   * renamed into layers/ under its key, registered for this run first. The unpack lock is named after
+   * the diffID when it is known, else after the blob's digest.
    */
   private async unpack(
     layer: ImageLayer,
@@ -186,11 +214,12 @@ export class LayerStore {
     parentChain: string | undefined,
     lowers: string[],
     progress: (phase: LayerProgress['phase'], bytes: number, diffId?: string) => void,
+    run: Registration,
   ): Promise<Found> {
     const name = known === undefined ? hexOf(layer.digest, 'digest') : hexOf(known, 'diffID');
-    const unpacking = await this.lock(`${name}.unpack`, 'exclusive');
+    const unpacking = await this.lock(`${name}.unpack`);
     try {
-      const again = known === undefined ? undefined : await this.find(known, parentChain);
+      const again = known === undefined ? undefined : this.find(known, parentChain);
       if (again) return again;
       // Whatever an unpacker of this layer left (it was killed: we hold its lock now).
       this.removeStaleTemps(name);
@@ -208,26 +237,24 @@ export class LayerStore {
         });
         const chainId = chainOf(parentChain, result.diffId);
         const key = hexOf(result.copiedUp ? chainId : result.diffId, 'diffID');
-        const lock = await this.lock(key, 'shared');
+        run.add([key]);
+        const record: LayerRecord = {
+          diffId: result.diffId,
+          chainId,
+          size: result.size,
+          created: new Date().toISOString(),
+        };
+        writeFileSync(join(tmp, 'layer.json'), `${JSON.stringify(record, null, 2)}\n`);
         try {
-          // The same layer may have arrived meanwhile through another blob (another compression).
-          if (!existsSync(join(this.layerDir(key), 'diff'))) {
-            const record: LayerRecord = {
-              diffId: result.diffId,
-              chainId,
-              size: result.size,
-              created: new Date().toISOString(),
-            };
-            writeFileSync(join(tmp, 'layer.json'), `${JSON.stringify(record, null, 2)}\n`);
-            renameSync(tmp, this.layerDir(key));
-          }
-          if (layer.diffId === undefined) this.noteBlob(layer.digest, result.diffId);
+          renameSync(tmp, this.layerDir(key));
         } catch (err) {
-          lock.release();
-          throw err;
+          // The same layer arrived meanwhile through another blob (another compression): use it.
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
         }
+        if (layer.diffId === undefined) this.noteBlob(layer.digest, result.diffId);
         progress('done', layer.size, result.diffId);
-        return { key, diffId: result.diffId, lock };
+        return { key, diffId: result.diffId };
       } finally {
         rmSync(tmp, { recursive: true, force: true });
       }
@@ -247,9 +274,7 @@ export class LayerStore {
   }
 
   private noteBlob(digest: string, diffId: string): void {
-    const file = join(this.dir('blobs'), hexOf(digest, 'digest'));
-    writeFileSync(`${file}.tmp`, `${diffId}\n`);
-    renameSync(`${file}.tmp`, file);
+    writeAtomic(join(this.dir('blobs'), hexOf(digest, 'digest')), `${diffId}\n`);
   }
 
   private removeStaleTemps(name: string): void {
@@ -257,23 +282,32 @@ export class LayerStore {
       if (entry.startsWith(`${name}-`)) rmSync(join(this.dir('tmp'), entry), { recursive: true, force: true });
   }
 
-  /** Add `name` to the image's record (taking it from any other image) and note the use. */
+  /**
+   * Note the use in the image's record. A name new to the image is taken from any other image that
+   * had it, under the images lock; a known name only updates the time, without a lock.
+   */
   private async record(id: string, name: string, diffIds: string[], config: ImageConfig): Promise<void> {
-    const lock = await this.lock('images', 'exclusive');
+    const hex = hexOf(id, 'image ID');
+    const now = new Date().toISOString();
+    const old = this.readImage(hex);
+    if (old?.names.includes(name)) {
+      this.writeImage({ ...old, lastUsed: now });
+      return;
+    }
+    const lock = await this.lock('images');
     try {
-      const now = new Date().toISOString();
       for (const other of this.readImages()) {
         if (other.id === id || !other.names.includes(name)) continue;
         this.writeImage({ ...other, names: other.names.filter((n) => n !== name) });
       }
-      const old = this.readImage(hexOf(id, 'image ID'));
+      const current = this.readImage(hex);
       const size = diffIds.reduce((sum, d) => sum + (this.layerRecord(d)?.size ?? 0), 0);
       this.writeImage({
         id,
-        names: old?.names.includes(name) ? old.names : [...(old?.names ?? []), name],
+        names: [...(current?.names ?? []).filter((n) => n !== name), name],
         layers: diffIds,
         size,
-        created: old?.created ?? now,
+        created: current?.created ?? now,
         lastUsed: now,
         config,
       });
@@ -289,12 +323,16 @@ export class LayerStore {
 
   /**
    * Remove images without a name (or, with `all`, every image), then every layer no remaining image
-   * needs, except layers a run is using; and what killed unpackers left in tmp/.
+   * needs, except layers a live run uses; and what killed unpackers left in tmp/.
    */
   async prune(options: { all?: boolean } = {}): Promise<PruneResult> {
     const result: PruneResult = { images: [], layers: [], bytes: 0, inUse: [] };
     if (!existsSync(this.root)) return result;
-    const lock = await this.lock('images', 'exclusive');
+    const pruneLock = await this.lock('prune');
+    const imagesLock = await this.lock('images');
+    mkdirSync(this.dir('pruning'), { recursive: true, mode: 0o700 });
+    const marker = join(this.dir('pruning'), processId(process.pid) ?? String(process.pid));
+    writeFileSync(marker, '');
     try {
       const keep = new Set<string>();
       for (const image of this.readImages()) {
@@ -303,31 +341,51 @@ export class LayerStore {
           result.images.push(image.id);
         } else for (const l of image.layers) keep.add(l);
       }
+      const used = this.liveRunKeys();
       for (const key of this.layerKeys()) {
         const record = this.readLayerRecord(key);
         if (record && keep.has(record.diffId)) continue;
-        const inUse = await this.tryLock(key);
-        if (!inUse) {
-          result.inUse.push(record?.diffId ?? `sha256:${key}`);
+        const diffId = record?.diffId ?? `sha256:${key}`;
+        if (used.has(key)) {
+          result.inUse.push(diffId);
           continue;
         }
-        try {
-          // Out of layers/ in one step, then removed: a half-removed layer is never visible.
-          const doomed = mkdtempSync(join(this.dir('tmp'), 'prune-'));
-          renameSync(this.layerDir(key), join(doomed, key));
-          rmSync(doomed, { recursive: true, force: true });
-          result.layers.push(record?.diffId ?? `sha256:${key}`);
-          result.bytes += record?.size ?? 0;
-        } finally {
-          inUse.release();
-        }
+        // Out of layers/ in one step, then removed: a half-removed layer is never visible.
+        const doomed = mkdtempSync(join(this.dir('tmp'), 'prune-'));
+        renameSync(this.layerDir(key), join(doomed, key));
+        rmSync(doomed, { recursive: true, force: true });
+        result.layers.push(diffId);
+        result.bytes += record?.size ?? 0;
       }
       await this.pruneTemps();
       this.pruneBlobHints();
+      // Stale markers of killed prunes.
+      for (const m of readdirSync(this.dir('pruning'))) if (!isLive(m)) rmSync(join(this.dir('pruning'), m));
     } finally {
-      lock.release();
+      rmSync(marker, { force: true });
+      imagesLock.release();
+      pruneLock.release();
     }
     return result;
+  }
+
+  /** The keys that live runs registered; registrations of dead runs are removed. */
+  private liveRunKeys(): Set<string> {
+    const keys = new Set<string>();
+    const dir = this.dir('runs');
+    for (const file of existsSync(dir) ? readdirSync(dir) : []) {
+      if (!file.endsWith('.json')) continue;
+      if (!isLive(file.slice(0, -'.json'.length))) {
+        rmSync(join(dir, file), { force: true });
+        continue;
+      }
+      try {
+        for (const k of JSON.parse(readFileSync(join(dir, file), 'utf8')).keys as string[]) keys.add(k);
+      } catch {
+        // being written (renamed in whole, so only a vanished file): nothing to add
+      }
+    }
+    return keys;
   }
 
   /** tmp/ entries whose unpacker is gone (its unpack lock is free), and leftovers of an interrupted prune. */
@@ -401,30 +459,27 @@ export class LayerStore {
   }
 
   private writeImage(info: ImageInfo): void {
-    const file = join(this.dir('images'), `${hexOf(info.id, 'image ID')}.json`);
-    writeFileSync(`${file}.tmp`, `${JSON.stringify(info, null, 2)}\n`);
-    renameSync(`${file}.tmp`, file);
+    writeAtomic(join(this.dir('images'), `${hexOf(info.id, 'image ID')}.json`), `${JSON.stringify(info, null, 2)}\n`);
   }
 
   /** Take a lock, polling (a blocking flock would stall the event loop); returns its release. */
-  private async lock(name: string, mode: 'shared' | 'exclusive'): Promise<Lock> {
+  private async lock(name: string): Promise<Lock> {
     for (;;) {
-      const lock = await this.tryLock(name, mode);
+      const lock = await this.tryLock(name);
       if (lock) return lock;
       await sleep(20);
     }
   }
 
-  /** Take a lock if nobody holds it in a conflicting mode; undefined when someone does. */
-  private async tryLock(name: string, mode: 'shared' | 'exclusive' = 'exclusive'): Promise<Lock | undefined> {
+  /** Take a lock if nobody holds it; undefined when someone does. */
+  private async tryLock(name: string): Promise<Lock | undefined> {
     // Loaded lazily: koffi stays off the start-up path of runs that need no image.
     const native = await import('@builder/native');
     const path = join(this.dir('locks'), name);
     mkdirSync(this.dir('locks'), { recursive: true, mode: 0o700 });
     const fd = openSync(path, 'a', 0o600);
     try {
-      if ((mode === 'shared' ? native.tryLockShared : native.tryLockExclusive)(fd, path))
-        return { release: () => closeSync(fd) };
+      if (native.tryLockExclusive(fd, path)) return { release: () => closeSync(fd) };
     } catch (err) {
       closeSync(fd);
       throw err;
@@ -432,6 +487,58 @@ export class LayerStore {
     closeSync(fd);
     return undefined;
   }
+}
+
+/** What a run registers: the layer keys it may use, in runs/<pid>-<start>.json while it lasts. */
+class Registration {
+  private readonly file: string;
+  private readonly keys = new Set<string>();
+
+  constructor(dir: string) {
+    this.file = join(dir, `${processId(process.pid) ?? process.pid}-${randomUUID().slice(0, 8)}.json`);
+  }
+
+  add(keys: string[]): void {
+    for (const k of keys) this.keys.add(k);
+    writeAtomic(this.file, JSON.stringify({ keys: [...this.keys] }));
+  }
+
+  remove(): void {
+    rmSync(this.file, { force: true });
+  }
+}
+
+/**
+ * `<pid>-<start time>` of a process (its start time in clock ticks since boot, /proc/PID/stat field 22),
+ * which no later process with a recycled pid shares; undefined when there is no such process.
+ */
+function processId(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return `${pid}-${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a `<pid>-<start>[-…]` name belongs to a process that is still running. */
+function isLive(name: string): boolean {
+  const [pid, start] = name.split('-');
+  return processId(Number(pid)) === `${pid}-${start}`;
+}
+
+/** Write a file whole, through a temp file of this process renamed over it. */
+function writeAtomic(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}
+
+/** The keys a layer may have in the store: its chainID's hex and its diffID's (one for a bottom layer). */
+function layerKeys(diffId: string, parentChain: string | undefined): string[] {
+  const chain = hexOf(chainOf(parentChain, diffId), 'chainID');
+  const diff = hexOf(diffId, 'diffID');
+  return chain === diff ? [diff] : [chain, diff];
 }
 
 function hexOf(digest: string, what: string): string {
