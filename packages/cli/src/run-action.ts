@@ -19,6 +19,7 @@ export async function runAction(flags: RunFlags, argv: string[]): Promise<number
       image: flags.image,
       env: flags.env,
       cwd: flags.workdir,
+      user: flags.user,
       hostname: flags.hostname,
       terminal: flags.terminal,
       ...(dirModes.length ? { dirModes } : {}),

@@ -8,6 +8,7 @@ export interface RunFlagSpec {
     | 'image'
     | 'env'
     | 'workdir'
+    | 'user'
     | 'hostname'
     | 'terminal'
     | 'interactive'
@@ -56,7 +57,7 @@ export const RUN_FLAGS: readonly RunFlagSpec[] = [
   {
     name: 'image',
     description:
-      "run on an image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG|:@N], tar:FILE (a rootfs tarball), dir:DIR, or a transport of a plugin (`builder sources`); its layers are unpacked once into the layer store (see --root) and its config (Env, Cmd, Entrypoint, WorkingDir) applies; without a command, the image's",
+      "run on an image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG|:@N], tar:FILE (a rootfs tarball), dir:DIR, or a transport of a plugin (`builder sources`); its layers are unpacked once into the layer store (see --root) and its config (Env, Cmd, Entrypoint, WorkingDir, User) applies; without a command, the image's",
     helpValue: 'REF',
   },
   {
@@ -71,6 +72,13 @@ export const RUN_FLAGS: readonly RunFlagSpec[] = [
     char: 'w',
     description: "working directory inside the container, created if missing (default: the image's WorkingDir, else /)",
     helpValue: 'DIR',
+  },
+  {
+    name: 'user',
+    char: 'u',
+    description:
+      "run as this user, as podman does: name, uid, name:group, uid:gid, uid:group or name:gid; names are looked up in the container's /etc/passwd and /etc/group (a uid need not be there: its gid is then 0); without a group, the user's supplementary groups apply too; HOME comes from passwd unless -e sets it; a non-root user has no capabilities (default: the image's User, else root)",
+    helpValue: 'USER[:GROUP]',
   },
   { name: 'hostname', description: 'host name inside the container (default: the run id)', helpValue: 'NAME' },
   {
@@ -139,6 +147,7 @@ export interface RunFlags {
   image?: string;
   env?: string[];
   workdir?: string;
+  user?: string;
   hostname?: string;
   mount?: string[];
   volume?: string[];
@@ -206,6 +215,7 @@ export function parseRunArgs(args: readonly string[]): { flags: RunFlags; argv: 
       image: one('image'),
       env: values.get('env'),
       workdir: one('workdir'),
+      user: one('user'),
       hostname: one('hostname'),
       mount: values.get('mount'),
       volume: values.get('volume'),

@@ -33,6 +33,9 @@ const accepted: string[][] = [
   ['--terminal', '--interactive', '-e', 'A=1', '--', 'sh'],
   ['--hidden-dir', '/tmp', '--hidden-dir=/run', '--read-only-dir', '/etc', '--', 'true'],
   ['--overlay-dir', '/home', '--full-access-dir', '/srv/out', '-t', 'sh'],
+  ['-u', 'alice', '--', 'id'],
+  ['--user=1000:1000', '-t', 'sh'],
+  ['-u1000:staff', '--image', 'oci:/l', 'id'],
 ];
 
 const refused: string[][] = [
@@ -48,6 +51,8 @@ const refused: string[][] = [
   ['--plugin'],
   ['--mounts', 'type=tmpfs,dst=/t', '--', 'x'],
   ['--volumes', '/a:/b', '--', 'x'],
+  ['-u', 'alice', '--user', 'bob', '--', 'id'],
+  ['-u'],
 ];
 
 describe('parseRunArgs', () => {

@@ -34,14 +34,12 @@ describe('applyImageConfig', () => {
     expect(() => applyImageConfig({ argv: [] }, {})).toThrow(/no command/);
   });
 
-  it('accepts root users and refuses others', () => {
+  it('runs root images as root and passes any other User on (run-user.test.ts)', () => {
     for (const User of ['', 'root', '0', '0:0', 'root:root']) {
-      expect(applyImageConfig({ argv: ['true'] }, { User }).argv).toEqual(['true']);
+      expect(applyImageConfig({ argv: ['true'] }, { User }).user).toBeUndefined();
     }
-    expect(() => applyImageConfig({ argv: ['true'] }, { User: 'nobody' })).toThrow(
-      'images that run as USER nobody are not supported yet (only root)',
-    );
-    expect(() => applyImageConfig({ argv: ['true'] }, { User: '1000:1000' })).toThrow(ImageError);
+    expect(applyImageConfig({ argv: ['true'] }, { User: 'nobody' }).user).toBe('nobody');
+    expect(() => applyImageConfig({ argv: ['true'] }, { User: '1:2:3' })).toThrow(ImageError);
   });
 });
 

@@ -1,4 +1,6 @@
 export * from './constants.js';
+export { containerAccounts, lookupContainerUser, readFileInRoot } from './container-user.js';
+export { becomeUser } from './credentials.js';
 export {
   type CreateSpec,
   fdPath,

@@ -55,6 +55,9 @@ export const c = {
   waitpid: libc.func('int waitpid(int pid, _Out_ int32_t *status, int options)'),
   flock: libc.func('int flock(int fd, int operation)'),
   close: libc.func('int close(int fd)'),
+  setgroups: libc.func('int setgroups(size_t size, const uint32_t *list)'),
+  setresgid: libc.func('int setresgid(uint32_t rgid, uint32_t egid, uint32_t sgid)'),
+  setresuid: libc.func('int setresuid(uint32_t ruid, uint32_t euid, uint32_t suid)'),
   poll: libc.func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
 };
 

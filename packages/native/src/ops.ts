@@ -6,3 +6,4 @@ export * from './mount-op.js';
 export * from './mountinfo.js';
 export { escapeOverlayPath, overlayData } from './overlay.js';
 export * from './stage/protocol.js';
+export * from './user.js';

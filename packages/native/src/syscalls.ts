@@ -219,3 +219,19 @@ export function tryLockExclusive(fd: number, path?: string): boolean {
 export function closeFd(fd: number): void {
   if (c.close(fd) !== 0) throw new SyscallError('close', errno());
 }
+
+/**
+ * setgroups(2), setresgid(2), setresuid(2): glibc applies each to every thread of the process (its
+ * setxid broadcast), so all of Node's threads change with the main thread.
+ */
+export function setgroups(gids: readonly number[]): void {
+  check(c.setgroups(gids.length, Uint32Array.from(gids)), 'setgroups');
+}
+
+export function setresgid(rgid: number, egid: number, sgid: number): void {
+  check(c.setresgid(rgid, egid, sgid), 'setresgid');
+}
+
+export function setresuid(ruid: number, euid: number, suid: number): void {
+  check(c.setresuid(ruid, euid, suid), 'setresuid');
+}

@@ -89,9 +89,11 @@ describe('importsOf (the parser this check relies on)', () => {
 describe('the stage process', () => {
   const files = closure(MAIN);
 
-  it('reaches the interpreter, in-root resolution, syscalls and the guard', () => {
+  it('reaches the interpreter, in-root resolution, syscalls, the user lookup and the guard', () => {
     expect([...files.keys()].map((f) => relative(SRC, f)).sort()).toEqual([
       'constants.ts',
+      'container-user.ts',
+      'credentials.ts',
       'in-root.ts',
       'interpreter.ts',
       'libc.ts',
@@ -107,6 +109,7 @@ describe('the stage process', () => {
       'staging.ts',
       'syscall-error.ts',
       'syscalls.ts',
+      'user.ts',
     ]);
   });
 

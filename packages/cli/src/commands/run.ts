@@ -27,6 +27,11 @@ The exit status is the command's own; 125 when builder itself failed, 126 when t
         "<%= config.bin %> <%= command.id %> --rootfs ./rootfs -e GREETING=hello --workdir /work -- sh -c 'echo $GREETING from $(pwd)'",
     },
     {
+      description:
+        "Run as a user of the rootfs's /etc/passwd, with its groups and HOME (bare ids such as -u 1000:1000 need no entry):",
+      command: "<%= config.bin %> <%= command.id %> --rootfs ./rootfs --user alice -- sh -c 'id; echo $HOME'",
+    },
+    {
       description: 'Give the command a 64 MiB scratch tmpfs on /scratch:',
       command:
         '<%= config.bin %> <%= command.id %> --rootfs ./rootfs --mount type=tmpfs,destination=/scratch,tmpfs-size=64m -- df -h /scratch',
@@ -57,7 +62,7 @@ The exit status is the command's own; 125 when builder itself failed, 126 when t
 
   static override strict = false;
   static override usage =
-    '<%= command.id %> [--rootfs DIR] [-e KEY=VALUE]... [--workdir DIR] [--hostname NAME] [--mount TEXT]... [-v SRC:DST[:OPTS]]... [--mounts-file FILE] [--plugin PKG_OR_PATH]... [--] COMMAND [ARG...]';
+    '<%= command.id %> [--rootfs DIR] [-e KEY=VALUE]... [--workdir DIR] [-u USER[:GROUP]] [--hostname NAME] [--mount TEXT]... [-v SRC:DST[:OPTS]]... [--mounts-file FILE] [--plugin PKG_OR_PATH]... [--] COMMAND [ARG...]';
 
   static override flags: Interfaces.FlagInput = Object.fromEntries(
     RUN_FLAGS.map((spec) => [spec.name, oclifFlag(spec)]),

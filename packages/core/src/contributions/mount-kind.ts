@@ -31,7 +31,11 @@ export interface OptionSpec {
 export interface PlanContext {
   /** The run's id (12 hex digits). */
   readonly runId: string;
-  /** The user the command runs as (root until runs can take another user). */
+  /**
+   * The ids the command runs as, when they are known before the run: 0:0 without a user, the numbers
+   * of a `UID:GID` user. A user given by name or by uid alone is looked up in the container's own
+   * /etc/passwd when the run starts: then reading `uid` or `gid` throws a SpecError saying so.
+   */
   readonly user: { readonly uid: number; readonly gid: number };
 }
 

@@ -1,8 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { MountOp, RootfsPlan, StagePlan } from '@builder/native/ops';
+import {
+  formatUserSpec,
+  type MountOp,
+  parseUserSpec,
+  type RootfsPlan,
+  type StagePlan,
+  type UserSpec,
+} from '@builder/native/ops';
 import { inject, injectable } from 'inversify';
+import type { PlanContext } from '../contributions/mount-kind.js';
 import { MountKindRegistry } from '../contributions/mount-kind-registry.js';
 import { RootfsError, SpecError } from '../errors.js';
 import { dirModeMounts } from '../spec/dir-modes.js';
@@ -45,7 +53,8 @@ export class Planner {
     const userByDest = new Map(userMounts.map((m) => [normalizeDestination(m.destination), m]));
     const mounts: MountSpec[] = DEFAULT_MOUNTS.map((d) => userByDest.get(d.destination) ?? d);
     for (const m of userMounts) if (!mounts.includes(m)) mounts.push(m);
-    const ctx = { runId, user: { uid: 0, gid: 0 } };
+    const user = spec.user === undefined ? undefined : parseUser(spec.user);
+    const ctx: PlanContext = { runId, user: knownIds(user) };
     const ops = mounts.flatMap((m) => {
       const { kind, mount } = this.registry.resolve(m);
       const planned = kind.plan(mount, ctx);
@@ -68,12 +77,42 @@ export class Planner {
         env: buildEnv(
           [...(spec.terminal ? [`TERM=${process.env.TERM || 'xterm'}`] : []), ...(spec.env ?? [])],
           hostname,
+          // With a user, the stage sets HOME from its passwd entry unless the entries set it.
+          user === undefined ? DEFAULT_HOME : null,
         ),
         cwd,
+        ...(user === undefined ? {} : { user: formatUserSpec(user) }),
         ...(spec.terminal ? { terminal: true } : {}),
       },
     };
   }
+}
+
+function parseUser(text: string): UserSpec {
+  try {
+    return parseUserSpec(text);
+  } catch (err) {
+    throw new SpecError((err as Error).message);
+  }
+}
+
+/** PlanContext.user: the ids when they are known now (user.ts resolves the rest in the stage). */
+function knownIds(user: UserSpec | undefined): PlanContext['user'] {
+  if (user === undefined) return { uid: 0, gid: 0 };
+  if (typeof user.user === 'number' && typeof user.group === 'number') return { uid: user.user, gid: user.group };
+  const unknown = (): never => {
+    throw new SpecError(
+      `user "${formatUserSpec(user)}" is looked up in the container's /etc/passwd when the run starts, too late for a mount that needs its ids (bind's U option): give the user as UID:GID`,
+    );
+  };
+  return {
+    get uid() {
+      return unknown();
+    },
+    get gid() {
+      return unknown();
+    },
+  };
 }
 
 const normalizeDestination = (dest: string): string => dest.replace(/\/+/g, '/').replace(/(.)\/$/, '$1');
@@ -115,13 +154,19 @@ function checkRootfs(path: string): string {
   return abs;
 }
 
-/** The command's environment: docker's defaults, then the user's `KEY=VALUE` / `KEY` entries. */
-export function buildEnv(entries: string[], hostname: string): string[] {
+/** HOME of a run without a user (docker's). */
+export const DEFAULT_HOME = '/root';
+
+/**
+ * The command's environment: docker's defaults, then the user's `KEY=VALUE` / `KEY` entries.
+ * `home`: the default HOME; null for none (a run with a user gets it from passwd in the stage).
+ */
+export function buildEnv(entries: string[], hostname: string, home: string | null = DEFAULT_HOME): string[] {
   const env = new Map<string, string>([
     ['PATH', DEFAULT_PATH],
     ['HOSTNAME', hostname],
-    ['HOME', '/root'],
   ]);
+  if (home !== null) env.set('HOME', home);
   for (const entry of entries) {
     const i = entry.indexOf('=');
     const key = i < 0 ? entry : entry.slice(0, i);

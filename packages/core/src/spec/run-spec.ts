@@ -10,13 +10,22 @@ export interface RunSpec {
   /**
    * An image to run on: `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:FILE`, `tar:FILE`
    * or `dir:DIR`. Its layers are unpacked once into the layer store and stacked under a throw-away
-   * upper layer; its config (Env, Cmd, Entrypoint, WorkingDir) applies as with podman.
+   * upper layer; its config (Env, Cmd, Entrypoint, WorkingDir, User) applies as with podman.
    */
   image?: string;
   /** `KEY=VALUE` sets a variable; a bare `KEY` copies it from the caller's environment when set there. */
   env?: string[];
-  /** Working directory inside the container (created when missing). Default `/`. */
+  /** Working directory inside the container (created when missing, then owned by `user`). Default `/`. */
   cwd?: string;
+  /**
+   * Who the command runs as, as with `podman run --user`: `name`, `uid`, `name:group`, `uid:gid`,
+   * `uid:group` or `name:gid`. Names are looked up in the container's own /etc/passwd and
+   * /etc/group when the run starts (an unknown name fails the run); a uid without a passwd entry
+   * runs with gid 0. Without a group, the user's supplementary groups from /etc/group apply too.
+   * `HOME` is the passwd entry's home (else `/`) unless `env` sets it. A non-root user has no
+   * capabilities. Default: the image's User, else root.
+   */
+  user?: string;
   /** Host name inside the container. Default: the run's id. */
   hostname?: string;
   /**

@@ -1,11 +1,12 @@
 // The stage process: a fresh `node` that does the namespace work of exactly one run.
 // It loads only this package. Until the command is spawned it uses only synchronous calls on its
 // main thread (DESIGN.md §2). Plan in on fd 3, events out on fd 4 (protocol.ts).
-import { closeSync, fstatSync, mkdirSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fchownSync, fstatSync, mkdirSync, readlinkSync, readSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import tty from 'node:tty';
 import {
+  AT_EMPTY_PATH,
   CLONE_NEWIPC,
   CLONE_NEWNET,
   CLONE_NEWNS,
@@ -21,6 +22,8 @@ import {
   O_DIRECTORY,
   O_PATH,
 } from '../constants.js';
+import { lookupContainerUser } from '../container-user.js';
+import { becomeUser } from '../credentials.js';
 import { fdPath, resolveInRoot, StubLog } from '../in-root.js';
 import { executeOps } from '../interpreter.js';
 import { validateOps } from '../mount-op.js';
@@ -30,6 +33,7 @@ import { reap, spawnCommand, type WaitStatus } from '../spawn.js';
 import { stageBindSources, unmountAll } from '../staging.js';
 import { hasCode, type SyscallError } from '../syscall-error.js';
 import {
+  fchownat,
   mount,
   open,
   pidfdOpen,
@@ -42,6 +46,7 @@ import {
   unshare,
   waitReadable,
 } from '../syscalls.js';
+import { type ExecUser, parseUserSpec } from '../user.js';
 import { forbidThreadPool } from './guard.js';
 import { EVENT_FD, PARENT_ENV, PLAN_FD, type StageEvent, type StagePlan } from './protocol.js';
 
@@ -132,8 +137,50 @@ function setupConsole(rootFd: number, stubs: StubLog): Console {
   return pty;
 }
 
-/** Everything up to pivot_root; returns the console with --terminal. */
-function setup(plan: StagePlan): Console | undefined {
+/**
+ * Create the working directory when it is missing. With a user, a directory created here belongs
+ * to that user, as podman does for an image's WorkingDir (its parents stay root's).
+ */
+function prepareWorkdir(rootFd: number, cwd: string, user: ExecUser | undefined, stubs: StubLog): void {
+  const dir = resolveInRoot(rootFd, cwd, { kind: 'dir', mode: 0o755 }, stubs);
+  try {
+    if (user && dir.created.at(-1) === dir.path) fchownat(dir.fd, '', user.uid, user.gid, AT_EMPTY_PATH);
+  } finally {
+    closeSync(dir.fd);
+  }
+}
+
+/**
+ * Let the user reopen its stdio (`echo hi >/dev/stderr` opens /proc/self/fd/2 anew, which checks
+ * the inode's owner), as runc does: the console is given to the uid, and so are anonymous pipes,
+ * which exist only as these fds. A host file or terminal on the stdio is never changed: its
+ * owner is the host's business. Call before pivot_root (it reads the host's /proc/self/fd).
+ */
+function giveStdioTo(user: ExecUser, consolePty: Console | undefined): void {
+  if (consolePty) {
+    fchownSync(consolePty.slave, user.uid, -1);
+    return;
+  }
+  for (const fd of [0, 1, 2]) {
+    try {
+      if (!/^pipe:\[\d+\]$/.test(readlinkSync(`/proc/self/fd/${fd}`))) continue;
+      if (fstatSync(fd).uid !== user.uid) fchownSync(fd, user.uid, -1);
+    } catch {
+      // Closed, or not ours to change: the command may still write to it, it just cannot reopen it.
+    }
+  }
+}
+
+/** What setup() hands on to run(). */
+interface Prepared {
+  /** The console, with --terminal. */
+  console?: Console;
+  /** The user to run as, resolved in the container's /etc/passwd and /etc/group. */
+  user?: ExecUser;
+}
+
+/** Everything up to pivot_root. */
+function setup(plan: StagePlan): Prepared {
   const ns = plan.namespaces;
   const pidfd = ns.pid ? pidfdOpen(process.pid) : -1;
   unshare(
@@ -150,23 +197,45 @@ function setup(plan: StagePlan): Console | undefined {
   const pidnsFd = ns.pid ? pidNamespaceForChildren(pidfd) : undefined;
   const stubs = StubLog.forRoot(rootfs.fd);
   let consolePty: Console | undefined;
+  let user: ExecUser | undefined;
   try {
     const { ops, staged } = stageBindSources(plan.ops, `${plan.runroot}/mnt`);
     executeOps(ops, { rootFd: rootfs.fd, pidnsFd, scratchDir: `${plan.runroot}/scratch`, stubs });
     // The container's mounts are made: the staged copies have done their job.
     unmountAll(staged);
-    closeSync(resolveInRoot(rootfs.fd, plan.process.cwd, { kind: 'dir', mode: 0o755 }, stubs).fd);
+    // The user is looked up in the container as it now is: its own files, and whatever was mounted.
+    if (plan.process.user !== undefined) user = lookupContainerUser(rootfs.fd, parseUserSpec(plan.process.user));
+    prepareWorkdir(rootfs.fd, plan.process.cwd, user, stubs);
     if (plan.process.terminal) consolePty = setupConsole(rootfs.fd, stubs);
   } finally {
     if (stubs.stubs.length) emit({ event: 'stubs', stubs: stubs.stubs, parents: stubs.parents });
   }
+  if (user) giveStdioTo(user, consolePty);
   if (plan.hostname !== undefined && ns.uts) sethostname(plan.hostname);
 
   process.chdir(rootfs.path);
   pivotRoot('.', '.');
   umount2('.', MNT_DETACH);
   process.chdir('/');
-  return consolePty;
+  return { console: consolePty, user };
+}
+
+/**
+ * Become the run's user (credentials.ts) and enter the working directory as that user, so that a
+ * directory it may not enter is one clear error rather than a failed exec.
+ */
+function switchUser(plan: StagePlan, user: ExecUser): void {
+  becomeUser(user, osConstants.signals[PARENT_DEATH_SIGNAL]);
+  if (String(process.ppid) !== process.env[PARENT_ENV]) process.exit(ENGINE_ERROR); // host died meanwhile
+  const { cwd } = plan.process;
+  try {
+    process.chdir(cwd);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new Error(
+      `user ${plan.process.user} (uid ${user.uid}, gid ${user.gid}) cannot enter the working directory ${cwd}: ${code}`,
+    );
+  }
 }
 
 /** The command's pid once it runs. */
@@ -220,8 +289,18 @@ function relayTerminal({ master, slave }: Console): Terminal {
   };
 }
 
-function run(plan: StagePlan, consolePty: Console | undefined): void {
-  const { argv, env, cwd } = plan.process;
+function run(plan: StagePlan, { console: consolePty, user }: Prepared): void {
+  const { argv, cwd } = plan.process;
+  let { env } = plan.process;
+  if (user) {
+    try {
+      switchUser(plan, user);
+    } catch (err) {
+      fail(err);
+    }
+    // podman: HOME from the user's passwd entry unless the spec or the image sets it.
+    if (!env.some((e) => e.startsWith('HOME='))) env = [...env, `HOME=${user.home}`];
+  }
   const terminal = consolePty === undefined ? undefined : relayTerminal(consolePty);
   let ended = false;
   const onExit = (status: WaitStatus) => {
@@ -291,15 +370,15 @@ function main(): void {
   }
   process.umask(0);
   let ready: StagePlan;
-  let consolePty: Console | undefined;
+  let prepared: Prepared;
   try {
     ready = readPlan();
     plan = ready;
-    consolePty = setup(ready);
+    prepared = setup(ready);
   } catch (err) {
     fail(err);
   }
-  run(ready, consolePty);
+  run(ready, prepared);
 }
 
 main();

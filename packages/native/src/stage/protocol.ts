@@ -27,8 +27,14 @@ export interface StagePlan {
     argv: string[];
     /** `KEY=VALUE` strings. */
     env: string[];
-    /** Working directory inside the rootfs; created if missing. */
+    /** Working directory inside the rootfs; created if missing (and then given to `user`, as podman does). */
     cwd: string;
+    /**
+     * `USER[:GROUP]` to run as (user.ts), looked up in the container's /etc/passwd and /etc/group after
+     * the mounts. Absent: root, with the stage's own groups. With a user, `HOME` comes from passwd
+     * unless `env` sets it.
+     */
+    user?: string;
     /** Run on a new pty (bound on /dev/console), relaying this process's stdio to it. */
     terminal?: boolean;
   };
