@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+// Small blobs (index, manifests, configs) are read with synchronous calls: a few kilobytes each, on
+// the start-up path of every run on an image, where a thread-pool round trip costs more than the read.
+import { createReadStream, readFileSync, type Stats, statSync } from 'node:fs';
 import { pipeline, Transform, type TransformCallback } from 'node:stream';
 import { ImageError } from '../errors.js';
 
@@ -62,9 +63,13 @@ export async function readVerified(
   size: number | undefined,
   what: string,
 ): Promise<Buffer> {
-  const data = await readFile(file).catch((e: NodeJS.ErrnoException) => {
+  let data: Buffer;
+  try {
+    data = readFileSync(file);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
     throw new ImageError(`${what}: cannot read ${file}: ${e.code ?? e.message}`, { cause: e });
-  });
+  }
   if (size !== undefined && data.length !== size) {
     throw new ImageError(`${what}: size mismatch: expected ${size} bytes, found ${data.length}`);
   }
@@ -82,9 +87,13 @@ export async function fileDigest(file: string): Promise<string> {
 
 /** Size of a regular file, or an ImageError naming `what` when it is missing or not a file. */
 export async function fileSize(file: string, what: string): Promise<number> {
-  const st = await stat(file).catch((e: NodeJS.ErrnoException) => {
+  let st: Stats;
+  try {
+    st = statSync(file);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
     throw new ImageError(`${what}: missing ${file} (${e.code ?? e.message})`, { cause: e });
-  });
+  }
   if (!st.isFile()) throw new ImageError(`${what}: ${file} is not a regular file`);
   return st.size;
 }
@@ -100,9 +109,13 @@ export function parseJson(data: Buffer | string, what: string): unknown {
 
 /** Reads and parses a JSON file, or an ImageError naming `what` (missing file or bad JSON). */
 export async function readJsonFile(file: string, what: string): Promise<unknown> {
-  const data = await readFile(file).catch((e: NodeJS.ErrnoException) => {
+  let data: Buffer;
+  try {
+    data = readFileSync(file);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
     throw new ImageError(`${what}: missing ${file} (${e.code ?? e.message})`, { cause: e });
-  });
+  }
   return parseJson(data, `${what}: ${file}`);
 }
 

@@ -26,7 +26,7 @@
 // before the prune looked (the prune keeps its layers), or the run saw the marker and looks only after
 // the prune is over. Registrations and markers of dead processes (kill -9) are recognised by their
 // process start time and ignored.
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -133,8 +133,9 @@ export class LayerStore {
    * the returned image is released (prune leaves them alone meanwhile).
    */
   async prepare(image: ImageManifest, name: string, onProgress?: ProgressListener): Promise<PreparedImage> {
-    for (const d of ['layers', 'images', 'tmp', 'blobs', 'runs'] as const)
-      mkdirSync(this.dir(d), { recursive: true, mode: 0o700 });
+    if (!existsSync(this.dir('runs')))
+      for (const d of ['layers', 'images', 'tmp', 'blobs', 'runs'] as const)
+        mkdirSync(this.dir(d), { recursive: true, mode: 0o700 });
     const run = new Registration(this.dir('runs'));
     try {
       run.add(this.candidateKeys(image));
@@ -491,11 +492,13 @@ export class LayerStore {
 
 /** What a run registers: the layer keys it may use, in runs/<pid>-<start>.json while it lasts. */
 class Registration {
+  private static count = 0;
   private readonly file: string;
   private readonly keys = new Set<string>();
 
   constructor(dir: string) {
-    this.file = join(dir, `${processId(process.pid) ?? process.pid}-${randomUUID().slice(0, 8)}.json`);
+    // Unique within the process too (a library may prepare several images at once).
+    this.file = join(dir, `${processId(process.pid) ?? process.pid}-${++Registration.count}.json`);
   }
 
   add(keys: string[]): void {
