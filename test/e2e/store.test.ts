@@ -173,21 +173,25 @@ function bigTar(count: number): string {
   return file;
 }
 
+/** Wait until the unpacker has written part of the layer (under /d) into tmp/. */
+function unpackUnderWay(): Promise<true> {
+  return waitFor(
+    'the unpack to be under way',
+    () => {
+      const tmp = join(root, 'tmp');
+      const dirs = existsSync(tmp) ? readdirSync(tmp) : [];
+      const d = dirs.length ? join(tmp, dirs[0], 'diff', 'd') : '';
+      return d && existsSync(d) && readdirSync(d).length > 100 ? true : undefined;
+    },
+    60_000,
+  );
+}
+
 describe('unpacking', () => {
   it('kill -9 in the middle of a real unpack leaves no layer; the next run cleans up and succeeds', async () => {
     const tar = bigTar(40_000);
     const { child, done } = startBuilder(['run', '--root', root, '--image', `tar:${tar}`, '--', 'true']);
-    // Wait until the unpacker has written part of the layer into tmp/.
-    await waitFor(
-      'the unpack to be under way',
-      () => {
-        const tmp = join(root, 'tmp');
-        const dirs = existsSync(tmp) ? readdirSync(tmp) : [];
-        const d = dirs.length ? join(tmp, dirs[0], 'diff', 'd') : '';
-        return d && existsSync(d) && readdirSync(d).length > 100 ? true : undefined;
-      },
-      60_000,
-    );
+    await unpackUnderWay();
     child.kill('SIGKILL');
     const killed = await done;
     expect(killed.signal).toBe('SIGKILL');
@@ -201,6 +205,19 @@ describe('unpacking', () => {
     expect(layerDirs()).toHaveLength(1);
     expect(readdirSync(join(root, 'tmp'))).toEqual([]);
   }, 180_000);
+
+  it('Ctrl-C during an unpack stops it: exit 130, one line, no layer and no temp directory left', async () => {
+    const tar = bigTar(40_000);
+    const { child, done } = startBuilder(['run', '--root', root, '--image', `tar:${tar}`, '--', 'true']);
+    await unpackUnderWay();
+    child.kill('SIGINT');
+    const r = await done;
+    expect(r.stderr).toBe('Error: interrupted by SIGINT\n');
+    expect(r.code).toBe(130);
+    expect(layerDirs()).toEqual([]);
+    expect(readdirSync(join(root, 'tmp'))).toEqual([]);
+    expect(readdirSync(join(root, 'runs'))).toEqual([]);
+  }, 120_000);
 
   it('two concurrent CLI runs of a new image both succeed and unpack it once', async () => {
     // Compressed: its diffID is known only once it is unpacked, so the runs meet on the blob's digest.

@@ -1,10 +1,11 @@
+import { constants as osConstants } from 'node:os';
 import type { RootfsPlan, StagePlan } from '@builder/native/ops';
 import { Container } from 'inversify';
 import { MountKind } from './contributions/mount-kind.js';
 import { MountKindRegistry } from './contributions/mount-kind-registry.js';
 import { RootfsSource } from './contributions/rootfs-source.js';
 import { RootfsSourceRegistry } from './contributions/rootfs-source-registry.js';
-import { BuilderError, ImageError, PluginError, SpecError } from './errors.js';
+import { BuilderError, ImageError, PluginError, RunError, SpecError } from './errors.js';
 import { applyImageConfig } from './images/image-config.js';
 import { type ImageInfo, LayerStore, type ProgressListener, type PruneResult } from './layers/layer-store.js';
 import { Logger, type LogLevel, WinstonLogger } from './logging/logger.js';
@@ -91,7 +92,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const store = new LayerStore(options.root ?? '/var/lib/builder');
 
   /** The spec with its image resolved: a rootfs directory, or the image's layers in the store. */
-  async function openImage(spec: RunSpec, progress?: ProgressListener): Promise<ResolvedSpec> {
+  async function openImage(spec: RunSpec, progress?: ProgressListener, signal?: AbortSignal): Promise<ResolvedSpec> {
     if (spec.image === undefined) return { spec, release: () => {} };
     if (spec.rootfs !== undefined) throw new SpecError('give a rootfs or an image, not both');
     const opened = await sources.open(spec.image);
@@ -100,7 +101,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     try {
       if (image.layers.length === 0) throw new ImageError(`${spec.image}: the image has no layers`);
       const configured = applyImageConfig(spec, image.config);
-      const prepared = await store.prepare(image, opened.name ?? spec.image, progress);
+      const prepared = await store.prepare(image, opened.name ?? spec.image, progress, signal);
       return { spec: configured, rootfs: { type: 'overlay', lowers: prepared.lowers }, release: prepared.release };
     } finally {
       await image.close();
@@ -112,7 +113,16 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     plan: (spec) => planner.plan(spec),
     async run(spec, runOptions = {}) {
       const { progress, ...rest } = runOptions;
-      const resolved = await openImage(spec, progress);
+      // Before the command exists, the signals it would get stop the unpacking instead (and its temp
+      // directory goes): the run ends with 128 + the signal's number, as the command would have.
+      const interrupt = rest.forwardSignals ? interruptOnSignals() : undefined;
+      let resolved: ResolvedSpec;
+      try {
+        resolved = await openImage(spec, progress, interrupt?.signal);
+        interrupt?.signal.throwIfAborted();
+      } finally {
+        interrupt?.stop();
+      }
       try {
         const plan = planner.plan(resolved.spec, resolved.rootfs);
         return await runner.run(plan, rest);
@@ -138,6 +148,19 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
         options: k.options.map((o) => ({ ...o, ...(o.aliases ? { aliases: [...o.aliases] } : {}) })),
       })),
   };
+}
+
+/** An AbortSignal that SIGINT, SIGTERM or SIGHUP abort with a RunError (exit status 128 + N). */
+function interruptOnSignals(): { signal: AbortSignal; stop(): void } {
+  const controller = new AbortController();
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const on = (name: NodeJS.Signals) =>
+    controller.abort(new RunError(`interrupted by ${name}`, { exitCode: 128 + osConstants.signals[name] }));
+  for (const s of signals) process.on(s, on);
+  const stop = () => {
+    for (const s of signals) process.off(s, on);
+  };
+  return { signal: controller.signal, stop };
 }
 
 interface ResolvedSpec {

@@ -132,7 +132,12 @@ export class LayerStore {
    * Unpack what the store does not have yet, record the image under `name`, and keep its layers until
    * the returned image is released (prune leaves them alone meanwhile).
    */
-  async prepare(image: ImageManifest, name: string, onProgress?: ProgressListener): Promise<PreparedImage> {
+  async prepare(
+    image: ImageManifest,
+    name: string,
+    onProgress?: ProgressListener,
+    signal?: AbortSignal,
+  ): Promise<PreparedImage> {
     if (!existsSync(this.dir('runs')))
       for (const d of ['layers', 'images', 'tmp', 'blobs', 'runs'] as const)
         mkdirSync(this.dir(d), { recursive: true, mode: 0o700 });
@@ -144,6 +149,7 @@ export class LayerStore {
       const diffIds: string[] = [];
       let parentChain: string | undefined;
       for (const [i, layer] of image.layers.entries()) {
+        signal?.throwIfAborted();
         const progress = (phase: LayerProgress['phase'], bytes: number, diffId?: string) =>
           onProgress?.({
             index: i + 1,
@@ -157,7 +163,7 @@ export class LayerStore {
         const known = layer.diffId ?? this.blobDiffId(layer.digest);
         let found = known === undefined ? undefined : this.find(known, parentChain);
         if (found) progress('cached', layer.size, known);
-        else found = await this.unpack(layer, known, parentChain, dirs.toReversed(), progress, run);
+        else found = await this.unpack(layer, known, parentChain, dirs.toReversed(), progress, run, signal);
         dirs.push(join(this.layerDir(found.key), 'diff'));
         diffIds.push(found.diffId);
         parentChain = chainOf(parentChain, found.diffId);
@@ -216,6 +222,7 @@ export class LayerStore {
     lowers: string[],
     progress: (phase: LayerProgress['phase'], bytes: number, diffId?: string) => void,
     run: Registration,
+    signal?: AbortSignal,
   ): Promise<Found> {
     const name = known === undefined ? hexOf(layer.digest, 'digest') : hexOf(known, 'diffID');
     const unpacking = await this.lock(`${name}.unpack`);
@@ -229,13 +236,18 @@ export class LayerStore {
         const diff = join(tmp, 'diff');
         mkdirSync(diff, { mode: 0o755 });
         progress('unpacking', 0);
-        const result = await unpackInWorker(layer.open(), diff, {
-          format: 'overlay',
-          ...(known === undefined ? {} : { diffId: known }),
-          mediaType: layer.mediaType,
-          lowers,
-          onProgress: (bytes) => progress('unpacking', bytes),
-        });
+        const result = await unpackInWorker(
+          layer.open(),
+          diff,
+          {
+            format: 'overlay',
+            ...(known === undefined ? {} : { diffId: known }),
+            mediaType: layer.mediaType,
+            lowers,
+            onProgress: (bytes) => progress('unpacking', bytes),
+          },
+          signal,
+        );
         const chainId = chainOf(parentChain, result.diffId);
         const key = hexOf(result.copiedUp ? chainId : result.diffId, 'diffID');
         run.add([key]);

@@ -27,11 +27,15 @@ function workerPath(): string {
   return workerFile;
 }
 
-/** unpackLayer() in a worker thread: the same options, results and errors. */
+/**
+ * unpackLayer() in a worker thread: the same options, results and errors. When `signal` aborts, the
+ * worker is stopped and the promise rejects with the signal's reason once it has exited.
+ */
 export function unpackInWorker(
   input: NodeJS.ReadableStream,
   dest: string,
   options: UnpackOptions,
+  signal?: AbortSignal,
 ): Promise<UnpackResult> {
   const { onProgress, ...rest } = options;
   const init: WorkerInit = { dest, options: rest };
@@ -61,6 +65,8 @@ export function unpackInWorker(
     }
   };
 
+  const abort = () => void worker.terminate();
+  signal?.addEventListener('abort', abort, { once: true });
   return new Promise<UnpackResult>((resolve, reject) => {
     worker.on('message', (m: FromWorker) => {
       if ('more' in m) void feed();
@@ -70,8 +76,10 @@ export function unpackInWorker(
       outcome ??= { error: { name: 'Error', message: err.message } };
     });
     worker.on('exit', () => {
+      signal?.removeEventListener('abort', abort);
       // A read error (a digest mismatch of the blob, a source that failed) explains the abort.
-      if (readError !== undefined) reject(readError);
+      if (signal?.aborted) reject(signal.reason);
+      else if (readError !== undefined) reject(readError);
       else if (outcome && 'done' in outcome) resolve(outcome.done);
       else reject(rebuild(outcome?.error ?? { name: 'Error', message: 'the unpack worker stopped' }));
       (input as { destroy?: () => void }).destroy?.();
