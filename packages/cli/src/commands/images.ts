@@ -1,16 +1,10 @@
+import type { ImageInfo } from '@builder/core';
 import { Flags, type Interfaces } from '@oclif/core';
 import { BuilderCommand, STORE_ROOT_FLAG } from '../base-command.js';
 import { ago, humanSize, table } from '../table.js';
 
-/** One image as `engine.images()` gives it (a copy of core's ImageInfo, kept light). */
-interface ImageRow {
-  id: string;
-  names: string[];
-  layers: string[];
-  size: number;
-  created: string;
-  lastUsed: string;
-}
+/** One image as `engine.images()` gives it, without its config. */
+type ImageRow = Omit<ImageInfo, 'config'>;
 
 export default class Images extends BuilderCommand {
   static override summary = 'List the images in the layer store.';

@@ -1,14 +1,7 @@
+import type { SourceInfo } from '@builder/core';
 import type { Interfaces } from '@oclif/core';
 import { BuilderCommand, PLUGIN_FLAG } from '../base-command.js';
 import { table } from '../table.js';
-
-/** One row per source, as `engine.sources()` gives them. */
-interface SourceRow {
-  transport: string;
-  usage: string;
-  description: string;
-  origin: string;
-}
 
 export default class Sources extends BuilderCommand {
   static override summary = 'List the image transports the loaded plugins contribute.';
@@ -27,12 +20,12 @@ export default class Sources extends BuilderCommand {
 
   static override flags: Interfaces.FlagInput = { plugin: PLUGIN_FLAG };
 
-  async run(): Promise<SourceRow[]> {
+  async run(): Promise<SourceInfo[]> {
     const { flags } = await this.parse(Sources);
     const core = await import('@builder/core');
     const { engineOptions } = await import('../engine-options.js');
     const engine = await core.createEngine(engineOptions(core, flags as { plugin?: string[]; 'log-level'?: string }));
-    const rows: SourceRow[] = engine.sources();
+    const rows: SourceInfo[] = engine.sources();
     if (this.jsonEnabled()) return rows;
     this.log(
       table(
