@@ -13,8 +13,9 @@
 //   dest-relative, `..` never climbs above dest. Missing parents are created 0755. The final component
 //   is never followed: it is lstat'ed and, unless old and new are both directories, removed first.
 // - Names: the leading `/` is dropped and `a/../b` is cleaned to `b`; a name that climbs out of the
-//   root (`../x`) is refused. A root entry (`.`, `./`) must be a directory and is otherwise skipped
-//   (CVE-2021-29136: a symlink named `.`).
+//   root (`../x`) is refused. A root entry (`.`, `./`) must be a directory
+//   (CVE-2021-29136: a symlink named `.`); its owner, mode, xattrs and times go on dest itself, as
+//   with GNU tar and umoci (containerd and moby skip it).
 // - A non-directory in the middle of a path (`file/x`) is an error (ENOTDIR), as in containerd and moby.
 // - Metadata order: contents, then lchown, then chmod (a chown clears setuid/setgid), then xattrs (a
 //   chown or a write clears security.capability), then times. Modes are set with chmod, so the umask
@@ -369,6 +370,7 @@ export class LayerWriter {
     const clean = cleanName(e.name, 'entry');
     if (clean === null) {
       if (e.type !== 'dir') throw new LayerError(`entry '${e.name}' would replace the root directory with a ${e.type}`);
+      this.rootEntry(e);
       return;
     }
     const base = clean.slice(clean.lastIndexOf('/') + 1);
@@ -449,6 +451,14 @@ export class LayerWriter {
         this.setXattrs(pfd, name, e, false);
         this.setTimes(pfd, name, e);
     }
+  }
+
+  /** The root's own entry (`./`): its metadata goes on dest, as GNU tar and umoci do. */
+  private rootEntry(e: TarEntry): void {
+    fchownat(this.rootFd, '.', e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
+    fchmodat(this.rootFd, '.', e.mode);
+    this.setXattrs(this.rootFd, '', e, true);
+    this.dirTimes.set('/', times(e));
   }
 
   private link(e: TarEntry, pfd: number, name: string): void {
