@@ -22,8 +22,13 @@ export class LayerStore {
     return join(this.root, 'layers', hex);
   }
 
-  /** The layer's directory, unpacking the layer first if the store does not have it yet. */
-  async ensure(layer: ImageLayer): Promise<string> {
+  /**
+   * The layer's directory, unpacking the layer first if the store does not have it yet. `lowers`: the
+   * directories of the image's layers below this one, top first; a hard link to a file of theirs is
+   * copied up into this layer. (So the directory's contents can depend on the lowers, while the store
+   * keys it by its diffID alone: for now, the first image to unpack a layer decides.)
+   */
+  async ensure(layer: ImageLayer, lowers: readonly string[] = []): Promise<string> {
     const dest = this.layerPath(layer.diffId);
     if (existsSync(dest)) return dest;
     const hex = dest.slice(dest.lastIndexOf('/') + 1);
@@ -39,7 +44,12 @@ export class LayerStore {
       try {
         const fs = join(tmp, 'fs');
         mkdirSync(fs, { mode: 0o755 });
-        await unpackLayer(layer.open(), fs, { format: 'overlay', diffId: layer.diffId, mediaType: layer.mediaType });
+        await unpackLayer(layer.open(), fs, {
+          format: 'overlay',
+          diffId: layer.diffId,
+          mediaType: layer.mediaType,
+          lowers,
+        });
         renameSync(fs, dest);
       } finally {
         rmSync(tmp, { recursive: true, force: true });
