@@ -60,13 +60,13 @@ async function stack(layers: TestEntry[][]): Promise<Stack> {
 }
 
 /**
- * One line per entry (path, type, mode, owner, size of non-directories, mtime in ns, link target, the
- * start of the sha256 of a file), then getfattr's dump. Run on a directory or on an overlay mount.
+ * One line per entry (path, type, mode, owner, size and link count of non-directories, mtime in ns,
+ * link target, the start of the sha256 of a file), then getfattr's dump. Run on a directory or on an overlay mount.
  */
 const LIST = [
   'set -e',
   'cd "$1"',
-  `find . -printf '%P|%y|%m|%U:%G|%s|%T@|%l|' -exec sh -c '[ -f "$1" ] && [ ! -L "$1" ] && sha256sum < "$1" | cut -c1-16 || echo' _ {} \\;`,
+  `find . -printf '%P|%y|%m|%U:%G|%s|%T@|%l|%n|' -exec sh -c '[ -f "$1" ] && [ ! -L "$1" ] && sha256sum < "$1" | cut -c1-16 || echo' _ {} \\;`,
   'echo "=== xattrs"',
   'getfattr -R -P -h -d -m - -e hex . 2>/dev/null || true',
 ].join('\n');
@@ -82,6 +82,7 @@ function normalize(raw: string, noDirTimes: boolean): string {
       const f = l.split('|');
       if (f[1] === 'd') {
         f[4] = '-';
+        f[7] = '-';
         if (noDirTimes) f[5] = '-';
       }
       return f.join('|');
@@ -218,6 +219,38 @@ describe('hard links to lower layers (overlay format)', () => {
     expect(readFileSync(join(s.dirs[2], 'y'), 'utf8')).toBe('two');
     expect(lstatSync(join(s.dirs[2], 'f')).nlink).toBe(3);
     expect(merged(s)).toBe(listing(s.flat));
+  });
+
+  test('the other visible names of a lower inode follow it up, so the group stays one inode', async () => {
+    const s = await stack([
+      [
+        { name: 'bin/', type: 'dir' },
+        { name: 'bin/gzip', data: 'gzip', mode: 0o755 },
+        { name: 'bin/gunzip', type: 'link', linkname: 'bin/gzip' },
+        { name: 'bin/zcat', type: 'link', linkname: 'bin/gzip' },
+        { name: 'sbin/', type: 'dir', mode: 0o700, uid: 4 },
+        { name: 'sbin/gz', type: 'link', linkname: 'bin/gzip' },
+        { name: 'hidden/', type: 'dir' },
+        { name: 'hidden/gz', type: 'link', linkname: 'bin/gzip' },
+        { name: 'replaced', type: 'link', linkname: 'bin/gzip' },
+      ],
+      [
+        { name: 'bin/.wh.zcat' },
+        { name: 'hidden/', type: 'dir' },
+        { name: 'hidden/.wh..wh..opq' },
+        { name: 'replaced', data: 'other' },
+      ],
+      [{ name: 'usr/bin/gz', type: 'link', linkname: 'bin/gunzip' }],
+    ]);
+    const top = s.dirs[2];
+    expect(s.copiedUp).toEqual([0, 0, 1]);
+    const group = ['bin/gzip', 'bin/gunzip', 'sbin/gz', 'usr/bin/gz'].map((p) => ino(join(top, p)));
+    expect(new Set(group).size).toBe(1);
+    expect(lstatSync(join(top, 'bin/gzip')).nlink).toBe(4);
+    for (const gone of ['bin/zcat', 'hidden/gz', 'replaced']) expect(existsSync(join(top, gone))).toBe(false);
+    const sbin = lstatSync(join(top, 'sbin'));
+    expect([sbin.mode & 0o7777, sbin.uid]).toEqual([0o700, 4]);
+    expect(merged(s, true)).toBe(listing(s.flat, true));
   });
 
   test('a link to a lower symlink copies the symlink (never what it points at); devices and fifos too', async () => {

@@ -18,9 +18,20 @@
 //   topmost lower directory at that path (their times are set again at the end of the layer, like the
 //   layer's own directories); the target itself gets its contents (regular file), link target (symlink)
 //   or device number, then owner, mode, xattrs (all but trusted.overlay.*) and atime/mtime: what
-//   overlayfs' copy-up keeps. Like overlayfs without its `index` feature, the copy is a new inode: other
-//   names of the lower file stay linked to each other, not to the copy.
-import { type BigIntStats, closeSync, copyFileSync, constants as fsConstants, fstatSync, type Stats } from 'node:fs';
+//   overlayfs' copy-up keeps. The copy is a new inode; when the lower file has other names (nlink > 1)
+//   that the merged view still shows, they are linked to the copy in this layer too (found through an
+//   inode index of that lower layer, built once), so the group stays one inode, as in a flat extraction
+//   (overlayfs needs its `index` feature for that at run time).
+import {
+  type BigIntStats,
+  closeSync,
+  copyFileSync,
+  constants as fsConstants,
+  fstatSync,
+  lstatSync,
+  readdirSync,
+  type Stats,
+} from 'node:fs';
 import {
   AT_FDCWD,
   AT_SYMLINK_NOFOLLOW,
@@ -29,6 +40,7 @@ import {
   fdPath,
   hasCode,
   lgetxattr,
+  linkat,
   llistxattr,
   lsetxattr,
   mkdirat,
@@ -95,9 +107,10 @@ const split = (p: string) => p.split('/').filter((c) => c !== '' && c !== '.');
  */
 export class Lowers {
   private readonly fds: number[] = [];
+  private readonly indexes = new Map<number, Map<string, string[]>>();
   copiedUp = 0;
 
-  constructor(dirs: readonly string[]) {
+  constructor(private readonly dirs: readonly string[]) {
     try {
       for (const dir of dirs) this.fds.push(openat(AT_FDCWD, dir, O_PATH | O_DIRECTORY | O_CLOEXEC));
     } catch (err) {
@@ -189,45 +202,107 @@ export class Lowers {
 
   /**
    * Copy a lower layer's entry up into the layer `topFd` at the same merged path; returns the O_PATH
-   * fd of its parent directory in the top layer (the caller closes it). `onCreate` is told about every
-   * entry it creates, by its path inside the layer: the directories with their times (to be set again
-   * once the layer is complete), the copy itself last.
+   * fd of its parent directory in the top layer (the caller closes it). When the lower entry has
+   * other names (nlink > 1) that are still visible in the merged view, they are linked to the copy
+   * too, so that the group stays one inode, as in a flat extraction (overlayfs' `index` feature does
+   * the same at run time). `onCreate` is told about every entry it creates, by its path inside the
+   * layer: the directories with their times (to be set again once the layer is complete).
    */
-  copyUp(
-    topFd: number,
-    hit: LowerHit,
-    onCreate: (path: string, times?: { atimeNs: bigint; mtimeNs: bigint }) => void,
-  ): number {
-    let dirFd = openat(topFd, '.', O_PATH | O_DIRECTORY | O_CLOEXEC);
-    let path = '';
+  copyUp(topFd: number, hit: LowerHit, onCreate: OnCreate): number {
+    const dirFd = makeParents(topFd, hit.parents, onCreate);
     try {
-      for (const parent of hit.parents.slice(1)) {
-        path = `${path}/${parent.name}`;
-        let next: number;
-        try {
-          next = openat(dirFd, parent.name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
-        } catch (err) {
-          if (!hasCode(err, 'ENOENT')) throw err;
-          // Missing in this layer (a directory of this layer with that name would have been the hit's
-          // parent): a copy of the topmost lower directory.
-          const from = parent.dirs[0].fd;
-          mkdirat(dirFd, parent.name, 0o700);
-          next = openat(dirFd, parent.name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
-          const st = fstatSync(from, { bigint: true });
-          copyMetadata(`${fdPath(from)}/.`, dirFd, parent.name, st);
-          onCreate(path, { atimeNs: st.atimeNs, mtimeNs: st.mtimeNs });
-        }
-        closeSync(dirFd);
-        dirFd = next;
-      }
       copyEntry(hit, dirFd);
       this.copiedUp++;
-      onCreate(`${path}/${hit.name}`);
+      onCreate(pathOf(hit));
+      if (hit.st.nlink > 1 && !hit.st.isDirectory()) this.linkGroup(topFd, hit, dirFd, onCreate);
       return dirFd;
     } catch (err) {
       closeSync(dirFd);
       throw err;
     }
+  }
+
+  /** Link the other visible names of the hit's lower inode to its copy (`copyDirFd`/`hit.name`). */
+  private linkGroup(topFd: number, hit: LowerHit, copyDirFd: number, onCreate: OnCreate): void {
+    const names = this.inodeIndex(hit.layer).get(`${hit.st.dev}:${hit.st.ino}`) ?? [];
+    for (const name of names) {
+      const other = this.lookup(topFd, name);
+      if (!other) continue;
+      try {
+        // Still this very inode at that merged path (not hidden, not replaced by a higher layer)?
+        if (other.layer !== hit.layer || other.st.ino !== hit.st.ino || other.st.dev !== hit.st.dev) continue;
+        if (pathOf(other) === pathOf(hit)) continue;
+        const dirFd = makeParents(topFd, other.parents, onCreate);
+        try {
+          linkat(copyDirFd, hit.name, dirFd, other.name, 0);
+        } finally {
+          closeSync(dirFd);
+        }
+        onCreate(pathOf(other));
+      } finally {
+        other.release();
+      }
+    }
+  }
+
+  /** Paths (relative) of the entries with nlink > 1 of a lower layer, by `dev:ino`; built once per layer. */
+  private inodeIndex(layer: number): Map<string, string[]> {
+    let index = this.indexes.get(layer);
+    if (index) return index;
+    index = new Map();
+    const root = this.dirs[layer - 1];
+    const walk = (rel: string): void => {
+      for (const name of readdirSync(rel ? `${root}/${rel}` : root)) {
+        const child = rel ? `${rel}/${name}` : name;
+        const st = lstatSync(`${root}/${child}`);
+        if (st.isDirectory()) walk(child);
+        else if (st.nlink > 1) {
+          const key = `${st.dev}:${st.ino}`;
+          index.get(key)?.push(child) ?? index.set(key, [child]);
+        }
+      }
+    };
+    walk('');
+    this.indexes.set(layer, index);
+    return index;
+  }
+}
+
+type OnCreate = (path: string, times?: { atimeNs: bigint; mtimeNs: bigint }) => void;
+
+const pathOf = (hit: LowerHit) => `${hit.parents.map((p) => p.name).join('/')}/${hit.name}`;
+
+/**
+ * The directories `parents` (a merged path, the root first) in the layer `topFd`; those missing there
+ * are created as copies of the topmost lower directory at that path (owner, mode, xattrs, times: a
+ * directory of this layer with that name would have been the topmost one). Returns the O_PATH fd of
+ * the last one (the caller closes it).
+ */
+function makeParents(topFd: number, parents: readonly MergedDir[], onCreate: OnCreate): number {
+  let dirFd = openat(topFd, '.', O_PATH | O_DIRECTORY | O_CLOEXEC);
+  let path = '';
+  try {
+    for (const parent of parents.slice(1)) {
+      path = `${path}/${parent.name}`;
+      let next: number;
+      try {
+        next = openat(dirFd, parent.name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+      } catch (err) {
+        if (!hasCode(err, 'ENOENT')) throw err;
+        const from = parent.dirs[0].fd;
+        mkdirat(dirFd, parent.name, 0o700);
+        next = openat(dirFd, parent.name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+        const st = fstatSync(from, { bigint: true });
+        copyMetadata(`${fdPath(from)}/.`, dirFd, parent.name, st);
+        onCreate(path, { atimeNs: st.atimeNs, mtimeNs: st.mtimeNs });
+      }
+      closeSync(dirFd);
+      dirFd = next;
+    }
+    return dirFd;
+  } catch (err) {
+    closeSync(dirFd);
+    throw err;
   }
 }
 
