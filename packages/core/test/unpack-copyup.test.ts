@@ -2,7 +2,6 @@
 // with overlayfs' rules and copied up into the layer (copy-up.ts). Each stack of layers is also
 // checked against the truth: the kernel's overlay mount of the overlay-format layers (in a private
 // mount namespace) must show the same tree as the same layers applied in flat format. Runs as root.
-import { execFileSync } from 'node:child_process';
 import {
   existsSync,
   lstatSync,
@@ -20,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { LayerError } from '../src/errors.js';
 import { visibleLayers } from '../src/images/image-rootfs.js';
 import { unpackLayer } from '../src/layers/unpack.js';
+import { listing, merged, stack } from './layer-stack.js';
 import { type TestEntry, tar } from './tar-writer.js';
 
 let work: string;
@@ -31,97 +31,9 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const CAP = Buffer.from([1, 0, 0, 2, 0x00, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
 
-interface Stack {
-  /** Layer directories in overlay format, bottom first. */
-  dirs: string[];
-  /** The same layers applied in flat format, one after the other. */
-  flat: string;
-  copiedUp: number[];
-}
-
-/** Unpack `layers` (bottom first) in overlay format, each with the ones below as lowers, and flat. */
-async function stack(layers: TestEntry[][]): Promise<Stack> {
-  const base = join(work, `s${n++}`);
-  const flat = join(base, 'flat');
-  mkdirSync(flat, { recursive: true });
-  const dirs: string[] = [];
-  const copiedUp: number[] = [];
-  for (const [i, entries] of layers.entries()) {
-    const file = join(base, `l${i}.tar`);
-    writeFileSync(file, tar(entries));
-    const dir = join(base, `layer${i}`);
-    mkdirSync(dir);
-    const r = await unpackLayer(file, dir, { format: 'overlay', lowers: [...dirs].reverse() });
-    copiedUp.push(r.copiedUp);
-    dirs.push(dir);
-    await unpackLayer(file, flat, { format: 'flat' });
-  }
-  return { dirs, flat, copiedUp };
-}
-
-/**
- * One line per entry (path, type, mode, owner, size and link count of non-directories, mtime in ns,
- * link target, the start of the sha256 of a file), then getfattr's dump. Run on a directory or on an overlay mount.
- */
-const LIST = [
-  'set -e',
-  'cd "$1"',
-  `find . -printf '%P|%y|%m|%U:%G|%s|%T@|%l|%n|' -exec sh -c '[ -f "$1" ] && [ ! -L "$1" ] && sha256sum < "$1" | cut -c1-16 || echo' _ {} \\;`,
-  'echo "=== xattrs"',
-  'getfattr -R -P -h -d -m - -e hex . 2>/dev/null || true',
-].join('\n');
-
-/** The root line goes (an overlay mount's root is not a layer's), and overlayfs' own xattrs. */
-function normalize(raw: string, noDirTimes: boolean): string {
-  const [files, xattrs] = raw.split('=== xattrs\n');
-  const lines = files
-    .trim()
-    .split('\n')
-    .filter((l) => l && !l.startsWith('|'))
-    .map((l) => {
-      const f = l.split('|');
-      if (f[1] === 'd') {
-        f[4] = '-';
-        f[7] = '-';
-        if (noDirTimes) f[5] = '-';
-      }
-      return f.join('|');
-    });
-  const blocks = (xattrs ?? '')
-    .split('\n\n')
-    .map((b) =>
-      b
-        .trim()
-        .split('\n')
-        .filter((l) => !l.startsWith('trusted.overlay.'))
-        .join('\n'),
-    )
-    .filter((b) => b.includes('='))
-    .sort();
-  if (!lines.length) throw new Error(`an empty listing: ${raw}`);
-  return `${lines.sort().join('\n')}\n${blocks.join('\n\n')}`;
-}
-
-const listing = (dir: string, noDirTimes = false): string =>
-  normalize(execFileSync('sh', ['-c', LIST, 'list', dir]).toString(), noDirTimes);
-
-/** The kernel's view: a read-only overlay mount of the layer directories, in a private mount namespace. */
-function merged(s: Stack, noDirTimes = false): string {
-  const lowers = visibleLayers([...s.dirs].reverse());
-  if (lowers.length === 1) return listing(lowers[0], noDirTimes);
-  const m = mkdtempSync(join(work, 'merged-'));
-  try {
-    const script = `mount -t overlay overlay -o ro,lowerdir=${lowers.join(':')} "$1" && sh -c '${LIST.replaceAll("'", "'\\''")}' list "$1"`;
-    const raw = execFileSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'merged', m]);
-    return normalize(raw.toString(), noDirTimes);
-  } finally {
-    rmSync(m, { recursive: true, force: true });
-  }
-}
-
 async function refused(layers: TestEntry[][], re: RegExp) {
   const last = layers.length - 1;
-  const s = await stack(layers.slice(0, last));
+  const s = await stack(work, layers.slice(0, last));
   const file = join(work, `r${n++}.tar`);
   writeFileSync(file, tar(layers[last]));
   const dest = mkdtempSync(join(work, 'refused-'));
@@ -134,7 +46,7 @@ const ino = (p: string) => lstatSync(p).ino;
 
 describe('hard links to lower layers (overlay format)', () => {
   test('a link to a file of the layer below copies it up: contents, owner, mode, xattrs, times, parents', async () => {
-    const s = await stack([
+    const s = await stack(work, [
       [
         { name: 'usr/', type: 'dir', mode: 0o755, mtime: 1_500_000_000 },
         {
@@ -184,7 +96,7 @@ describe('hard links to lower layers (overlay format)', () => {
   });
 
   test('the parents of the target may be symlinks of another layer; the copy goes to the resolved path', async () => {
-    const s = await stack([
+    const s = await stack(work, [
       [
         { name: 'usr/lib/', type: 'dir' },
         { name: 'usr/lib/libx.so', data: 'lib' },
@@ -207,7 +119,7 @@ describe('hard links to lower layers (overlay format)', () => {
   });
 
   test('the topmost layer wins; two links to one lower file copy it once', async () => {
-    const s = await stack([
+    const s = await stack(work, [
       [{ name: 'f', data: 'one' }],
       [{ name: 'f', data: 'two', mode: 0o600 }],
       [
@@ -222,7 +134,7 @@ describe('hard links to lower layers (overlay format)', () => {
   });
 
   test('the other visible names of a lower inode follow it up, so the group stays one inode', async () => {
-    const s = await stack([
+    const s = await stack(work, [
       [
         { name: 'bin/', type: 'dir' },
         { name: 'bin/gzip', data: 'gzip', mode: 0o755 },
@@ -254,7 +166,7 @@ describe('hard links to lower layers (overlay format)', () => {
   });
 
   test('a link to a lower symlink copies the symlink (never what it points at); devices and fifos too', async () => {
-    const s = await stack([
+    const s = await stack(work, [
       [
         { name: 'etc/', type: 'dir' },
         { name: 'etc/passwd', data: 'root:x:0:0::/root:/bin/sh\n' },
@@ -304,7 +216,7 @@ describe('hard links to lower layers (overlay format)', () => {
     // An opaque layer root hides every layer below it (and the mount leaves those layers out).
     await refused([base, [{ name: '.wh..wh..opq' }, { name: 'l', type: 'link', linkname: 'w' }]], missing);
     // What the opaque directory itself holds is still found.
-    const s = await stack([
+    const s = await stack(work, [
       base,
       [{ name: 'o/', type: 'dir' }, { name: 'o/.wh..wh..opq' }, { name: 'o/g', data: 'upper' }],
       [{ name: 'l', type: 'link', linkname: 'o/g' }],
@@ -314,7 +226,7 @@ describe('hard links to lower layers (overlay format)', () => {
   });
 
   test('a copy-up that a later opaque marker or whiteout of the same layer hides is dropped; the link stays', async () => {
-    const s = await stack([
+    const s = await stack(work, [
       [
         { name: 'a/', type: 'dir' },
         { name: 'a/sub/', type: 'dir' },
@@ -338,7 +250,7 @@ describe('hard links to lower layers (overlay format)', () => {
   });
 
   test('symlinks in the lowers never lead out of the layers', async () => {
-    const s = await stack([
+    const s = await stack(work, [
       [
         { name: 'etc/hostname', data: 'inside\n' },
         { name: 'up', type: 'symlink', linkname: '../../../../../../..' },
@@ -377,7 +289,7 @@ describe('hard links to lower layers (overlay format)', () => {
   });
 
   test('the copy keeps exactly the lower file’s xattrs, trusted.overlay.* aside', async () => {
-    const s = await stack([
+    const s = await stack(work, [
       [
         { name: 'd/', type: 'dir' },
         { name: 'd/.wh..wh..opq' },
@@ -391,7 +303,7 @@ describe('hard links to lower layers (overlay format)', () => {
 });
 
 test('visibleLayers cuts the stack below a layer whose root is opaque', async () => {
-  const s = await stack([
+  const s = await stack(work, [
     [{ name: 'a', data: 'a' }],
     [{ name: '.wh..wh..opq' }, { name: 'b', data: 'b' }],
     [{ name: 'c', data: 'c' }],

@@ -54,6 +54,7 @@ import {
   S_IFMT,
   SyscallError,
   symlinkat,
+  unlinkat,
   utimensat,
 } from '@builder/native';
 
@@ -201,6 +202,83 @@ export class Lowers {
   }
 
   /**
+   * The directory `dir` (a cleaned relative path) of the layer `topFd`, resolved in the merged view of
+   * that layer over the lowers (symlinks of any layer followed with chroot rules, the final component
+   * too) and created in the layer where it is missing: parents that a lower layer has are copied from
+   * it (containerd's WithParents), so a layer's `lib/x` over a lower `lib -> usr/lib` lands in
+   * `usr/lib`, as in a flat extraction. A name that is missing, whited out or not a directory in the
+   * merged view becomes a plain 0755 directory. Returns the O_PATH fd (the caller closes it) and the
+   * resolved path.
+   */
+  makeDirs(topFd: number, dir: string, onCreate: OnCreate): { fd: number; path: string } {
+    const opened: number[] = [];
+    const open = (dirFd: number, name: string): number | undefined => {
+      try {
+        const fd = openat(dirFd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        opened.push(fd);
+        return fd;
+      } catch (err) {
+        if (hasCode(err, 'ENOENT')) return undefined;
+        throw err;
+      }
+    };
+    try {
+      const rootDirs: LayerDir[] = [];
+      for (const [layer, rootFd] of [topFd, ...this.fds].entries()) {
+        const fd = open(rootFd, '.') as number;
+        rootDirs.push({ layer, fd });
+        if (isOpaque(fd)) break;
+      }
+      const root: MergedDir = { name: '', dirs: rootDirs };
+      let stack: MergedDir[] = [root];
+      const parts = split(dir);
+      let links = 0;
+      while (parts.length) {
+        const name = parts.shift() as string;
+        if (name === '..') {
+          if (stack.length > 1) stack = stack.slice(0, -1);
+          continue;
+        }
+        let top: Stats | undefined;
+        let topFd2 = -1;
+        const merged: LayerDir[] = [];
+        for (const d of stack[stack.length - 1].dirs) {
+          const fd = open(d.fd, name);
+          if (fd === undefined) continue;
+          const st = fstatSync(fd);
+          if (isWhiteout(st)) break;
+          if (!top) {
+            top = st;
+            topFd2 = fd;
+            if (!st.isDirectory()) break;
+          } else if (!st.isDirectory()) break;
+          merged.push({ layer: d.layer, fd });
+          if (isOpaque(fd)) break;
+        }
+        if (top?.isSymbolicLink()) {
+          if (++links > MAX_SYMLINKS) throw new SyscallError('resolve', ELOOP, dir);
+          const target = readlinkat(topFd2, '');
+          if (target.startsWith('/')) stack = [root];
+          parts.unshift(...split(target));
+          continue;
+        }
+        // A directory merges what the layers have; anything else becomes a new directory of this layer.
+        stack = [...stack, { name, dirs: top?.isDirectory() ? merged : [] }];
+      }
+      const fd = makeParents(topFd, stack, onCreate);
+      return {
+        fd,
+        path: `/${stack
+          .slice(1)
+          .map((d) => d.name)
+          .join('/')}`,
+      };
+    } finally {
+      for (const fd of opened) closeSync(fd);
+    }
+  }
+
+  /**
    * Copy a lower layer's entry up into the layer `topFd` at the same merged path; returns the O_PATH
    * fd of its parent directory in the top layer (the caller closes it). When the lower entry has
    * other names (nlink > 1) that are still visible in the merged view, they are linked to the copy
@@ -275,8 +353,10 @@ const pathOf = (hit: LowerHit) => `${hit.parents.map((p) => p.name).join('/')}/$
 /**
  * The directories `parents` (a merged path, the root first) in the layer `topFd`; those missing there
  * are created as copies of the topmost lower directory at that path (owner, mode, xattrs, times: a
- * directory of this layer with that name would have been the topmost one). Returns the O_PATH fd of
- * the last one (the caller closes it).
+ * directory of this layer with that name would have been the topmost one), or, where no layer has a
+ * directory (`dirs` empty), as plain 0755 directories whatever the umask. A non-directory of this
+ * layer in the way (not a whiteout) is replaced by the directory, as umoci does. Returns the O_PATH fd
+ * of the last one (the caller closes it).
  */
 function makeParents(topFd: number, parents: readonly MergedDir[], onCreate: OnCreate): number {
   let dirFd = openat(topFd, '.', O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -288,13 +368,22 @@ function makeParents(topFd: number, parents: readonly MergedDir[], onCreate: OnC
       try {
         next = openat(dirFd, parent.name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
       } catch (err) {
-        if (!hasCode(err, 'ENOENT')) throw err;
-        const from = parent.dirs[0].fd;
+        if (hasCode(err, 'ENOTDIR') || hasCode(err, 'ELOOP')) {
+          const st = lstatSync(`${fdPath(dirFd)}/${parent.name}`);
+          if (st.isCharacterDevice() && st.rdev === 0) throw err; // a whiteout: never silently dropped
+          unlinkat(dirFd, parent.name, 0);
+        } else if (!hasCode(err, 'ENOENT')) throw err;
         mkdirat(dirFd, parent.name, 0o700);
         next = openat(dirFd, parent.name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
-        const st = fstatSync(from, { bigint: true });
-        copyMetadata(`${fdPath(from)}/.`, dirFd, parent.name, st);
-        onCreate(path, { atimeNs: st.atimeNs, mtimeNs: st.mtimeNs });
+        const from = parent.dirs.find((d) => d.layer > 0)?.fd;
+        if (from === undefined || parent.dirs[0].layer === 0) {
+          fchmodat(dirFd, parent.name, 0o755);
+          onCreate(path);
+        } else {
+          const st = fstatSync(from, { bigint: true });
+          copyMetadata(`${fdPath(from)}/.`, dirFd, parent.name, st);
+          onCreate(path, { atimeNs: st.atimeNs, mtimeNs: st.mtimeNs });
+        }
       }
       closeSync(dirFd);
       dirFd = next;

@@ -10,13 +10,22 @@
 // - File system work: synchronous calls only, all in LayerWriter, which takes entries and body chunks
 //   and could run unchanged in a worker thread. Every path is resolved by fds inside `dest` with chroot
 //   rules (native resolveInRoot, with a cache of parent directory fds): an absolute symlink in a parent means
-//   dest-relative, `..` never climbs above dest. Missing parents are created 0755. The final component
-//   is never followed: it is lstat'ed and, unless old and new are both directories, removed first.
+//   dest-relative, `..` never climbs above dest. Missing parents are created 0755 (whatever the umask).
+//   The final component is never followed: it is lstat'ed and, unless old and new are both
+//   directories, removed first.
+// - Overlay format with `lowers`: parents are resolved in the merged view of this layer over its lowers
+//   (copy-up.ts), so `lib/x` over a lower `lib -> usr/lib` lands in `usr/lib` as in flat format, and a
+//   parent missing in this layer is created as a copy of the lower directory (owner, mode, xattrs,
+//   times; containerd's WithParents). A whiteout or opaque marker for something the merged view does
+//   not have is dropped. Flat format: a lower directory that this layer changes without an entry of
+//   its own keeps its times (umoci).
 // - Names: the leading `/` is dropped and `a/../b` is cleaned to `b`; a name that climbs out of the
 //   root (`../x`) is refused. A root entry (`.`, `./`) must be a directory
 //   (CVE-2021-29136: a symlink named `.`); its owner, mode, xattrs and times go on dest itself, as
 //   with GNU tar and umoci (containerd and moby skip it).
-// - A non-directory in the middle of a path (`file/x`) is an error (ENOTDIR), as in containerd and moby.
+// - A non-directory in the middle of a path (`file/x`) is replaced by a directory, as umoci does
+//   (containerd and moby refuse): the layer says it is a directory now. Not for whiteouts: a whiteout
+//   below a non-directory hides nothing.
 // - Metadata order: contents, then lchown, then chmod (a chown clears setuid/setgid), then xattrs (a
 //   chown or a write clears security.capability), then times. Modes are set with chmod, so the umask
 //   never bites. Directory times are set at the end, deepest first, because creating children moves
@@ -126,6 +135,8 @@ export interface UnpackResult {
 type Compression = 'gzip' | 'zstd' | 'none';
 
 const OPAQUE = '.wh..wh..opq';
+/** Non-directories replaced by directories for one path at most (a path has at most this many levels). */
+const LIMIT_REPLACED = 1024;
 const WH = '.wh.';
 
 export async function unpackLayer(
@@ -546,7 +557,7 @@ export class LayerWriter {
   private whiteout(clean: string, base: string, e: TarEntry): void {
     const dirName = clean.includes('/') ? clean.slice(0, clean.lastIndexOf('/')) : '';
     if (base === OPAQUE) {
-      this.opaque(dirName, e);
+      this.opaque(dirName);
       return;
     }
     if (base.startsWith(`${WH}${WH}`)) return; // AUFS metadata (.wh..wh.plnk, .wh..wh.aufs)
@@ -557,9 +568,16 @@ export class LayerWriter {
     if (this.format === 'overlay') {
       this.openWhiteoutsAbove(clean);
       const wpath = dirName ? `${dirName}/${target}` : target;
+      // With the lowers at hand: nothing to hide when the merged view has nothing there (flat format
+      // does nothing either), and no directory is made for it.
+      if (this.lowers) {
+        const hit = this.lowers.lookup(this.rootFd, wpath);
+        if (!hit) return;
+        hit.release();
+      }
       let parent: Parent;
       try {
-        parent = this.parent(wpath, true);
+        parent = this.parent(wpath, true, false);
       } catch (err) {
         // A parent this layer made a non-directory (umoci writes `dir` as a file, then `dir/.wh.f`):
         // nothing below it is visible any more, so the whiteout has nothing to hide.
@@ -572,7 +590,7 @@ export class LayerWriter {
       const old = this.lstatAt(parent.fd, parent.name);
       if (old) {
         this.remove(parent.fd, parent.name, path, old);
-        parent = this.parent(wpath, true); // remove() closed the cached fds
+        parent = this.parent(wpath, true, false); // remove() closed the cached fds
       }
       mknodat(parent.fd, parent.name, S_IFCHR, 0n);
       fchownat(parent.fd, parent.name, 0, 0, AT_SYMLINK_NOFOLLOW);
@@ -594,14 +612,18 @@ export class LayerWriter {
     if (old) this.remove(parent.fd, parent.name, path, old);
   }
 
-  private opaque(dirName: string, e: TarEntry): void {
+  private opaque(dirName: string): void {
     if (this.format === 'overlay') {
       if (dirName) this.openWhiteoutsAbove(`${dirName}/x`);
-      const r = resolveInRoot(this.rootFd, dirName, { kind: 'dir', mode: 0o755 });
+      if (dirName && this.lowers) {
+        const hit = this.lowers.lookup(this.rootFd, dirName);
+        if (!hit) return; // no such directory anywhere: nothing to hide
+        hit.release();
+      }
+      const r = this.makeDirs(dirName, false);
       try {
-        if (!fstatSync(r.fd).isDirectory()) {
-          throw new LayerError(`opaque whiteout '${e.name}' is not in a directory`);
-        }
+        // Below a non-directory of this layer: nothing shows through it anyway (as in flat format).
+        if (!fstatSync(r.fd).isDirectory()) return;
         this.markUpper(r.path);
         this.makeOpaque(r.fd, '', r.path);
       } finally {
@@ -617,7 +639,10 @@ export class LayerWriter {
       throw err;
     }
     try {
-      if (fstatSync(r.fd).isDirectory()) this.removeLowerChildren(r.fd, r.path);
+      const st = fstatSync(r.fd, { bigint: true });
+      if (!st.isDirectory()) return;
+      if (!this.dirTimes.has(r.path)) this.dirTimes.set(r.path, { atimeNs: st.atimeNs, mtimeNs: st.mtimeNs });
+      this.removeLowerChildren(r.fd, r.path);
     } finally {
       closeSync(r.fd);
     }
@@ -732,21 +757,74 @@ export class LayerWriter {
    * The cache is dropped whenever anything is removed, since only a removal can change what a lexical
    * path resolves to (a new symlink can only appear where nothing was, so nothing cached went through it).
    */
-  private parent(clean: string, create: boolean): Parent {
+  private parent(clean: string, create: boolean, replace = create): Parent {
     const i = clean.lastIndexOf('/');
     const dir = i < 0 ? '' : clean.slice(0, i);
     const name = clean.slice(i + 1);
     let hit = this.dirCache.get(dir);
     if (!hit) {
-      const r = resolveInRoot(this.rootFd, dir, create ? { kind: 'dir', mode: 0o755 } : undefined);
-      if (!fstatSync(r.fd).isDirectory()) {
+      const r = create ? this.makeDirs(dir, replace) : resolveInRoot(this.rootFd, dir);
+      const st = fstatSync(r.fd);
+      if (!st.isDirectory()) {
         closeSync(r.fd);
         throw new SyscallError('resolve', 20 /* ENOTDIR */, r.path);
+      }
+      // Flat format: a directory of a lower layer that this layer changes without an entry of its own
+      // keeps its times (umoci; the overlay format copies them from the lower, copy-up.ts).
+      if (this.format === 'flat' && !this.dirTimes.has(r.path)) {
+        const big = fstatSync(r.fd, { bigint: true });
+        this.dirTimes.set(r.path, { atimeNs: big.atimeNs, mtimeNs: big.mtimeNs });
       }
       hit = { fd: r.fd, path: r.path };
       this.dirCache.set(dir, hit);
     }
     return { fd: hit.fd, path: hit.path, name };
+  }
+
+  /**
+   * The directory `dir`, created (parents too) where missing, 0755 whatever the umask. Overlay format
+   * with lowers: resolved in the merged view, and created in this layer as copies of the lower
+   * directories (copy-up.ts), so that the layer's `lib/x` over a lower `lib -> usr/lib` lands in
+   * `usr/lib` as in flat format. `replace`: a non-directory in the way is replaced by a directory
+   * (umoci; a layer's `a/b` says `a` is a directory now).
+   */
+  private makeDirs(dir: string, replace: boolean): { fd: number; path: string } {
+    if (this.lowers) {
+      try {
+        return resolveInRoot(this.rootFd, dir); // this layer has it all: it is the topmost
+      } catch (err) {
+        if (!hasCode(err, 'ENOENT') && !hasCode(err, 'ENOTDIR')) throw err;
+        if (!replace && hasCode(err, 'ENOTDIR')) throw err;
+      }
+      return this.lowers.makeDirs(this.rootFd, dir, (path, t) => {
+        if (t) this.dirTimes.set(path, t);
+      });
+    }
+    for (let tries = 0; ; tries++) {
+      let r: { fd: number; path: string };
+      const old = process.umask(0);
+      try {
+        r = resolveInRoot(this.rootFd, dir, { kind: 'dir', mode: 0o755 });
+      } catch (err) {
+        if (!replace || !hasCode(err, 'ENOTDIR') || tries > LIMIT_REPLACED) throw err;
+        this.replaceNonDir((err as SyscallError).path, err);
+        continue;
+      } finally {
+        process.umask(old);
+      }
+      if (!replace || fstatSync(r.fd).isDirectory()) return r;
+      closeSync(r.fd);
+      this.replaceNonDir(r.path, new SyscallError('resolve', 20 /* ENOTDIR */, r.path));
+    }
+  }
+
+  /** Remove the non-directory at `path` (resolved) so that a directory can take its place. */
+  private replaceNonDir(path: string | undefined, err: unknown): void {
+    if (!path || path === '/') throw err;
+    const p = this.parent(path.slice(1), false);
+    const st = this.lstatAt(p.fd, p.name);
+    if (!st || st.isDirectory() || st.isSymbolicLink() || this.whiteouts.has(path)) throw err;
+    this.remove(p.fd, p.name, path, st);
   }
 
   private dropCache(): void {
