@@ -21,7 +21,7 @@ export async function resolveImage(spec: RunSpec, store: LayerStore): Promise<{ 
     if (image.layers.length === 0) throw new ImageError(`${ref.text}: the image has no layers`);
     // overlayfs takes lowerdirs top first; an image lists its layers bottom first.
     const lowers: string[] = [];
-    for (const layer of image.layers) lowers.unshift(await store.ensure(layer, lowers));
+    for (const layer of image.layers) lowers.unshift(await store.ensure(layer, [...lowers]));
     return { spec: applyImageConfig(spec, image.config), rootfs: { type: 'overlay', lowers: visibleLayers(lowers) } };
   });
 }
