@@ -181,6 +181,29 @@ describe('GNU tar as the oracle', () => {
     expect(mine).toEqual(snapshot(src));
   });
 
+  test('the root entry (`./`): its owner, mode, xattrs and times go on dest, as with GNU tar', async () => {
+    const tree = fresh();
+    writeFileSync(join(tree, 'f'), 'f');
+    lchownSync(tree, 5, 6);
+    chmodSync(tree, 0o750);
+    lsetxattr(tree, 'user.root', Buffer.from('top'));
+    utimensat(AT_FDCWD, tree, 1_500_000_000_123_456_789n, 1_500_000_000_123_456_789n);
+    const file = join(work, 'root.tar');
+    execFileSync('tar', [...tarArgs, '--format=pax', '-C', tree, '-cf', file, '.']);
+    const root = (dir: string) => {
+      const st = lstatSync(dir, { bigint: true });
+      return [st.mode & 0o7777n, st.uid, st.gid, st.mtimeNs, lgetxattr(dir, 'user.root').toString()];
+    };
+    const byTar = fresh();
+    execFileSync('tar', [...tarArgs, '-xpf', file, '-C', byTar]);
+    expect(root(byTar)).toEqual([0o750n, 5n, 6n, 1_500_000_000_123_456_789n, 'top']);
+    for (const format of ['flat', 'overlay'] as const) {
+      const ours = fresh();
+      await unpackLayer(file, ours, { format });
+      expect(root(ours)).toEqual(root(byTar));
+    }
+  });
+
   test('overlay format gives the same tree for a layer without whiteouts', async () => {
     const ours = fresh();
     await unpackLayer(layer, ours, { format: 'overlay' });

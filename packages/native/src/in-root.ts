@@ -18,7 +18,7 @@ import {
   S_IFMT,
 } from './constants.js';
 import { hasCode, SyscallError } from './syscall-error.js';
-import { closeFd, mkdirat, openat, readlinkat } from './syscalls.js';
+import { closeFd, fchmodat, mkdirat, openat, readlinkat } from './syscalls.js';
 
 const MAX_SYMLINKS = 40;
 const ENOTDIR = 20;
@@ -177,7 +177,9 @@ export function resolveParentInRoot(
 function createEntry(dirfd: number, name: string, spec: CreateSpec): number {
   try {
     if (spec.kind === 'dir') {
+      // The mode exactly, whatever the umask (which a worker thread cannot change).
       mkdirat(dirfd, name, spec.mode ?? 0o755);
+      fchmodat(dirfd, name, spec.mode ?? 0o755);
     } else {
       closeFd(openat(dirfd, name, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_NOCTTY | O_CLOEXEC, spec.mode ?? 0o644));
     }

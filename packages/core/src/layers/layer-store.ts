@@ -8,10 +8,11 @@
 //   locks/                    flock files: <hex>.unpack (one unpacker per layer), prune, images
 //   tmp/                      layers being unpacked, and layers being pruned
 //
-// A layer's key is the hex of its diffID: each distinct layer is unpacked once, whatever image it is
-// in. The exception is a layer with hard links to files of lower layers: unpacking copies those files
-// up into the layer (overlayfs layers cannot link across layers), so its directory depends on the
-// layers below it and its key is its chainID instead (equal to the diffID for a bottom layer).
+// A layer's key is the hex of its chainID (its diffID for a bottom layer): a layer directory can
+// depend on the layers below it, since unpacking resolves parents through them (a layer's `lib/x`
+// over a lower `lib -> usr/lib` lands in `usr/lib`), copies up the files its hard links point to
+// (overlayfs layers cannot link across layers) and gives implied directories the lower directory's
+// metadata. So each layer is unpacked once per stack below it; images that share a base share it.
 //
 // Unpacking: into tmp/, then renamed into layers/ in one step, so a crash never leaves a half layer
 // visible. The unpack lock (flock, released by the kernel when its holder dies, kill -9 included) makes
@@ -44,6 +45,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LayerError } from '../errors.js';
 import type { ImageConfig, ImageLayer, ImageManifest } from '../images/image.js';
 import { unpackInWorker } from './unpack-client.js';
+import { visibleLayers } from './visible-layers.js';
 
 const DIGEST = /^sha256:([0-9a-f]{64})$/;
 
@@ -102,6 +104,8 @@ export interface PreparedImage {
 interface LayerRecord {
   diffId: string;
   chainId: string;
+  /** The layer starts with an opaque marker: it hides every layer below (see opaque-root.ts). */
+  opaqueRoot?: boolean;
   /** Uncompressed size of the layer tarball. */
   size: number;
   created: string;
@@ -145,8 +149,7 @@ export class LayerStore {
     try {
       run.add(this.candidateKeys(image));
       await this.waitForPrune();
-      const dirs: string[] = [];
-      const diffIds: string[] = [];
+      const found: (Found & { record?: LayerRecord })[] = [];
       let parentChain: string | undefined;
       for (const [i, layer] of image.layers.entries()) {
         signal?.throwIfAborted();
@@ -161,39 +164,50 @@ export class LayerStore {
             total: layer.size,
           });
         const known = layer.diffId ?? this.blobDiffId(layer.digest);
-        let found = known === undefined ? undefined : this.find(known, parentChain);
-        if (found) progress('cached', layer.size, known);
-        else found = await this.unpack(layer, known, parentChain, dirs.toReversed(), progress, run, signal);
-        dirs.push(join(this.layerDir(found.key), 'diff'));
-        diffIds.push(found.diffId);
-        parentChain = chainOf(parentChain, found.diffId);
+        let hit = known === undefined ? undefined : this.find(known, parentChain);
+        if (hit) progress('cached', layer.size, known);
+        else hit = await this.unpack(layer, known, parentChain, this.lowers(found), progress, run, signal);
+        found.push({ ...hit, record: this.readLayerRecord(hit.key) });
+        parentChain = chainOf(parentChain, hit.diffId);
       }
+      const diffIds = found.map((f) => f.diffId);
       const id = image.id ?? `sha256:${sha256(JSON.stringify({ layers: diffIds, config: image.config }))}`;
-      await this.record(id, name, diffIds, image.config);
-      return { id, lowers: dirs.reverse(), release: () => run.remove() };
+      const size = found.reduce((sum, f) => sum + (f.record?.size ?? 0), 0);
+      await this.record(id, name, diffIds, image.config, size);
+      return { id, lowers: this.lowers(found), release: () => run.remove() };
     } catch (err) {
       run.remove();
       throw err;
     }
   }
 
-  /** Every key the image's layers may have in the store, as far as their diffIDs are known. */
+  /** The keys of the image's layers, as far as their diffIDs are known. */
   private candidateKeys(image: ImageManifest): string[] {
     const keys: string[] = [];
     let parentChain: string | undefined;
     for (const layer of image.layers) {
       const diffId = layer.diffId ?? this.blobDiffId(layer.digest);
       if (diffId === undefined) break;
-      keys.push(...layerKeys(diffId, parentChain));
       parentChain = chainOf(parentChain, diffId);
+      keys.push(hexOf(parentChain, 'chainID'));
     }
     return keys;
   }
 
   /** The layer with this diffID on top of `parentChain`, if the store has it. */
   private find(diffId: string, parentChain: string | undefined): Found | undefined {
-    const key = layerKeys(diffId, parentChain).find((k) => existsSync(join(this.layerDir(k), 'diff')));
-    return key === undefined ? undefined : { key, diffId };
+    const key = hexOf(chainOf(parentChain, diffId), 'chainID');
+    return existsSync(join(this.layerDir(key), 'diff')) ? { key, diffId } : undefined;
+  }
+
+  /**
+   * The directories of these layers (bottom first) as overlayfs takes them, top first, down to the
+   * first whose root is opaque (the kernel ignores that xattr on a lowerdir's root).
+   */
+  private lowers(layers: readonly (Found & { record?: LayerRecord })[]): string[] {
+    return visibleLayers(layers.toReversed(), (l) => l.record?.opaqueRoot === true).map((l) =>
+      join(this.layerDir(l.key), 'diff'),
+    );
   }
 
   /** Wait while a live prune is at work (see the top of this file). */
@@ -224,7 +238,7 @@ export class LayerStore {
     run: Registration,
     signal?: AbortSignal,
   ): Promise<Found> {
-    const name = known === undefined ? hexOf(layer.digest, 'digest') : hexOf(known, 'diffID');
+    const name = known === undefined ? hexOf(layer.digest, 'digest') : hexOf(chainOf(parentChain, known), 'chainID');
     const unpacking = await this.lock(`${name}.unpack`);
     try {
       const again = known === undefined ? undefined : this.find(known, parentChain);
@@ -249,11 +263,13 @@ export class LayerStore {
           signal,
         );
         const chainId = chainOf(parentChain, result.diffId);
-        const key = hexOf(result.copiedUp ? chainId : result.diffId, 'diffID');
+        const key = hexOf(chainId, 'chainID');
         run.add([key]);
+        const { hasOpaqueRoot } = await import('./opaque-root.js');
         const record: LayerRecord = {
           diffId: result.diffId,
           chainId,
+          ...(hasOpaqueRoot(diff) ? { opaqueRoot: true } : {}),
           size: result.size,
           created: new Date().toISOString(),
         };
@@ -261,7 +277,7 @@ export class LayerStore {
         try {
           renameSync(tmp, this.layerDir(key));
         } catch (err) {
-          // The same layer arrived meanwhile through another blob (another compression): use it.
+          // The same layer arrived meanwhile through another blob (another compression): use that.
           const code = (err as NodeJS.ErrnoException).code;
           if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
         }
@@ -299,7 +315,7 @@ export class LayerStore {
    * Note the use in the image's record. A name new to the image is taken from any other image that
    * had it, under the images lock; a known name only updates the time, without a lock.
    */
-  private async record(id: string, name: string, diffIds: string[], config: ImageConfig): Promise<void> {
+  private async record(id: string, name: string, diffIds: string[], config: ImageConfig, size: number): Promise<void> {
     const hex = hexOf(id, 'image ID');
     const now = new Date().toISOString();
     const old = this.readImage(hex);
@@ -314,7 +330,6 @@ export class LayerStore {
         this.writeImage({ ...other, names: other.names.filter((n) => n !== name) });
       }
       const current = this.readImage(hex);
-      const size = diffIds.reduce((sum, d) => sum + (this.layerRecord(d)?.size ?? 0), 0);
       this.writeImage({
         id,
         names: [...(current?.names ?? []).filter((n) => n !== name), name],
@@ -352,12 +367,12 @@ export class LayerStore {
         if (options.all || image.names.length === 0) {
           rmSync(join(this.dir('images'), `${hexOf(image.id, 'image ID')}.json`), { force: true });
           result.images.push(image.id);
-        } else for (const l of image.layers) keep.add(l);
+        } else for (const key of chainKeys(image.layers)) keep.add(key);
       }
       const used = this.liveRunKeys();
       for (const key of this.layerKeys()) {
+        if (keep.has(key)) continue;
         const record = this.readLayerRecord(key);
-        if (record && keep.has(record.diffId)) continue;
         const diffId = record?.diffId ?? `sha256:${key}`;
         if (used.has(key)) {
           result.inUse.push(diffId);
@@ -441,17 +456,6 @@ export class LayerStore {
     } catch {
       return undefined;
     }
-  }
-
-  /** The record of a layer by diffID, under either of its possible keys. */
-  private layerRecord(diffId: string): LayerRecord | undefined {
-    const direct = this.readLayerRecord(hexOf(diffId, 'diffID'));
-    if (direct) return direct;
-    for (const key of this.layerKeys()) {
-      const r = this.readLayerRecord(key);
-      if (r?.diffId === diffId) return r;
-    }
-    return undefined;
   }
 
   private readImages(): ImageInfo[] {
@@ -549,11 +553,13 @@ function writeAtomic(file: string, text: string): void {
   renameSync(tmp, file);
 }
 
-/** The keys a layer may have in the store: its chainID's hex and its diffID's (one for a bottom layer). */
-function layerKeys(diffId: string, parentChain: string | undefined): string[] {
-  const chain = hexOf(chainOf(parentChain, diffId), 'chainID');
-  const diff = hexOf(diffId, 'diffID');
-  return chain === diff ? [diff] : [chain, diff];
+/** The store keys of a stack of layers (diffIDs, bottom first): the hex of each one's chainID. */
+function chainKeys(diffIds: readonly string[]): string[] {
+  let chain: string | undefined;
+  return diffIds.map((d) => {
+    chain = chainOf(chain, d);
+    return hexOf(chain, 'chainID');
+  });
 }
 
 function hexOf(digest: string, what: string): string {

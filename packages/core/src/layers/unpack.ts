@@ -10,12 +10,22 @@
 // - File system work: synchronous calls only, all in LayerWriter, which takes entries and body chunks
 //   and could run unchanged in a worker thread. Every path is resolved by fds inside `dest` with chroot
 //   rules (native resolveInRoot, with a cache of parent directory fds): an absolute symlink in a parent means
-//   dest-relative, `..` never climbs above dest. Missing parents are created 0755. The final component
-//   is never followed: it is lstat'ed and, unless old and new are both directories, removed first.
+//   dest-relative, `..` never climbs above dest. Missing parents are created 0755 (whatever the umask).
+//   The final component is never followed: it is lstat'ed and, unless old and new are both
+//   directories, removed first.
+// - Overlay format with `lowers`: parents are resolved in the merged view of this layer over its lowers
+//   (copy-up.ts), so `lib/x` over a lower `lib -> usr/lib` lands in `usr/lib` as in flat format, and a
+//   parent missing in this layer is created as a copy of the lower directory (owner, mode, xattrs,
+//   times; containerd's WithParents). A whiteout or opaque marker for something the merged view does
+//   not have is dropped. Flat format: a lower directory that this layer changes without an entry of
+//   its own keeps its times (umoci).
 // - Names: the leading `/` is dropped and `a/../b` is cleaned to `b`; a name that climbs out of the
-//   root (`../x`) is refused. A root entry (`.`, `./`) must be a directory and is otherwise skipped
-//   (CVE-2021-29136: a symlink named `.`).
-// - A non-directory in the middle of a path (`file/x`) is an error (ENOTDIR), as in containerd and moby.
+//   root (`../x`) is refused. A root entry (`.`, `./`) must be a directory
+//   (CVE-2021-29136: a symlink named `.`); its owner, mode, xattrs and times go on dest itself, as
+//   with GNU tar and umoci (containerd and moby skip it).
+// - A non-directory in the middle of a path (`file/x`) is replaced by a directory, as umoci does
+//   (containerd and moby refuse): the layer says it is a directory now. Not for whiteouts: a whiteout
+//   below a non-directory hides nothing.
 // - Metadata order: contents, then lchown, then chmod (a chown clears setuid/setgid), then xattrs (a
 //   chown or a write clears security.capability), then times. Modes are set with chmod, so the umask
 //   never bites. Directory times are set at the end, deepest first, because creating children moves
@@ -25,7 +35,8 @@
 //   and ENOTSUP are ignored.
 // - Hard links: the target is cleaned like a name and resolved inside dest; its final component is not
 //   followed (a link to a symlink links the symlink). It must already exist: earlier in this layer, or
-//   in dest. A link that comes before its target is an error.
+//   in dest, or (overlay format, `lowers` given) in a lower layer, from which it is copied up into this
+//   one first (copy-up.ts). A link that comes before its target is an error.
 // - Whiteouts (`.wh.NAME`, `.wh..wh..opq`), OCI meaning; `.wh.`, `.wh..`, `.wh...` are refused; other
 //   `.wh..wh.*` (AUFS metadata) are skipped.
 //   - 'flat': applied to dest directly, umoci style: `upperPaths` holds every path this layer wrote and
@@ -37,8 +48,7 @@
 //     that later becomes a parent (or a directory) turns into an opaque directory.
 // - Speed: parent directory fds are cached by lexical directory name (dropped on every removal, bounded
 //   between entries); entries are created first and lstat'ed only on EEXIST. A 566 MiB, 53,633-entry
-//   tar of /usr/share to tmpfs: about 4.5 s here, GNU tar 1.3 s. Not done yet: a worker thread, hard
-//   links to lower layers in overlay format (they fail: the target is not in this layer's directory),
+//   tar of /usr/share to tmpfs: about 4.5 s here, GNU tar 1.3 s. Not done yet: a worker thread,
 //   userns variants (user.overlay.*, no mknod), a decompression-ratio limit.
 // - Errors: a LayerError naming the entry. Dest is left as it was when the error struck; the caller
 //   unpacks into a fresh directory and removes it on failure.
@@ -61,6 +71,7 @@ import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import {
   AT_FDCWD,
+  AT_REMOVEDIR,
   AT_SYMLINK_NOFOLLOW,
   closeFd,
   fchmodat,
@@ -94,6 +105,7 @@ import {
   utimensat,
 } from '@builder/native';
 import { LayerError } from '../errors.js';
+import { Lowers } from './copy-up.js';
 import { type TarEntry, TarScanner } from './tar-scan.js';
 
 export type LayerFormat = 'overlay' | 'flat';
@@ -106,8 +118,12 @@ export interface UnpackOptions {
   mediaType?: string;
   /** Called with the number of (compressed) input bytes read so far. */
   onProgress?: (bytesIn: number) => void;
-  /** Overlay format: the directories of the layers below, top first (hard links to their files). */
-  lowers?: string[];
+  /**
+   * Overlay format only: the directories of the layers below this one, top first (already unpacked
+   * in overlay format). A hard link whose target is not in this layer is then looked up through them
+   * and the target copied up into this layer (copy-up.ts); without them such a link is an error.
+   */
+  lowers?: readonly string[];
 }
 
 export interface UnpackResult {
@@ -115,13 +131,15 @@ export interface UnpackResult {
   entries: number;
   /** Bytes of the uncompressed tarball. */
   size: number;
-  /** Files copied up from lower layers, as targets of hard links (overlay format). */
-  copiedUp?: number;
+  /** Hard-link targets copied up from the lowers into this layer. */
+  copiedUp: number;
 }
 
 type Compression = 'gzip' | 'zstd' | 'none';
 
 const OPAQUE = '.wh..wh..opq';
+/** Non-directories replaced by directories for one path at most (a path has at most this many levels). */
+const LIMIT_REPLACED = 1024;
 const WH = '.wh.';
 
 export async function unpackLayer(
@@ -168,7 +186,10 @@ export async function unpackLayer(
     { objectMode: false },
   );
 
-  const writer = new LayerWriter(dest, opts.format);
+  if (opts.lowers?.length && opts.format !== 'overlay') {
+    throw new LayerError('lower layer directories only apply to the overlay format');
+  }
+  const writer = new LayerWriter(dest, opts.format, opts.lowers);
   const scanner = new TarScanner(writer);
   const hash = createHash('sha256');
   let child: ReturnType<typeof spawn> | undefined;
@@ -228,7 +249,7 @@ export async function unpackLayer(
   if (opts.diffId !== undefined && opts.diffId !== diffId) {
     throw new LayerError(`layer diffID mismatch: expected ${opts.diffId}, got ${diffId}`);
   }
-  return { diffId, entries: scanner.entries, size: total };
+  return { diffId, entries: scanner.entries, size: total, copiedUp: writer.copiedUp };
 }
 
 function sniff(b: Buffer): Compression {
@@ -300,12 +321,29 @@ export class LayerWriter {
   private readonly dirTimes = new Map<string, Times>();
   private readonly dirCache = new Map<string, { fd: number; path: string }>();
   private file?: { fd: number; entry: TarEntry; parentFd: number; name: string; path: string };
+  private readonly lowers?: Lowers;
+  /** What copy-ups put in this layer (resolved paths): a later opaque marker of this layer hides it. */
+  private readonly copies = new Set<string>();
 
   constructor(
     dest: string,
     private readonly format: LayerFormat,
+    lowers?: readonly string[],
   ) {
     this.rootFd = openat(AT_FDCWD, dest, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (lowers?.length) {
+      try {
+        this.lowers = new Lowers(lowers);
+      } catch (err) {
+        closeFd(this.rootFd);
+        throw err;
+      }
+    }
+  }
+
+  /** Hard-link targets copied up from the lowers so far. */
+  get copiedUp(): number {
+    return this.lowers?.copiedUp ?? 0;
   }
 
   entry(e: TarEntry): void {
@@ -356,6 +394,7 @@ export class LayerWriter {
     }
     this.dirTimes.clear();
     this.dropCache();
+    this.lowers?.close();
     closeFd(this.rootFd);
   }
 
@@ -365,6 +404,7 @@ export class LayerWriter {
       this.file = undefined;
     }
     this.dropCache();
+    this.lowers?.close();
     try {
       closeFd(this.rootFd);
     } catch {
@@ -376,6 +416,7 @@ export class LayerWriter {
     const clean = cleanName(e.name, 'entry');
     if (clean === null) {
       if (e.type !== 'dir') throw new LayerError(`entry '${e.name}' would replace the root directory with a ${e.type}`);
+      this.rootEntry(e);
       return;
     }
     const base = clean.slice(clean.lastIndexOf('/') + 1);
@@ -458,6 +499,14 @@ export class LayerWriter {
     }
   }
 
+  /** The root's own entry (`./`): its metadata goes on dest, as GNU tar and umoci do. */
+  private rootEntry(e: TarEntry): void {
+    fchownat(this.rootFd, '.', e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
+    fchmodat(this.rootFd, '.', e.mode);
+    this.setXattrs(this.rootFd, '', e, true);
+    this.dirTimes.set('/', times(e));
+  }
+
   private link(e: TarEntry, pfd: number, name: string): void {
     const target = cleanName(e.linkname, 'hard link target');
     if (target === null) throw new LayerError(`hard link '${e.name}' points at the root directory`);
@@ -465,24 +514,53 @@ export class LayerWriter {
     try {
       t = this.parent(target, false);
     } catch (err) {
-      if (hasCode(err, 'ENOENT') || hasCode(err, 'ENOTDIR')) throw missingTarget(e);
-      throw err;
+      if (!hasCode(err, 'ENOENT') && !hasCode(err, 'ENOTDIR')) throw err;
+      this.linkFromLowers(e, target, pfd, name);
+      return;
     }
+    // A whiteout of this layer is no target: it hides the name (overlay format).
+    if (this.whiteouts.size && this.whiteouts.has(join(t.path, t.name))) throw missingTarget(e);
     try {
       linkat(t.fd, t.name, pfd, name, 0);
     } catch (err) {
-      if (hasCode(err, 'ENOENT')) throw missingTarget(e);
-      if (hasCode(err, 'EPERM') && this.lstatAt(t.fd, t.name)?.isDirectory()) {
-        throw new LayerError(`hard link '${e.name}' points at a directory ('${e.linkname}')`);
+      if (hasCode(err, 'ENOENT')) {
+        this.linkFromLowers(e, target, pfd, name);
+        return;
       }
+      if (hasCode(err, 'EPERM') && this.lstatAt(t.fd, t.name)?.isDirectory()) throw linkToDir(e);
       throw err;
+    }
+  }
+
+  /** Overlay format with lowers: the target is in a lower layer; copy it up into this one, then link. */
+  private linkFromLowers(e: TarEntry, target: string, pfd: number, name: string): void {
+    const hit = this.lowers?.lookup(this.rootFd, target);
+    if (!hit) throw missingTarget(e);
+    try {
+      if (hit.st.isDirectory()) throw linkToDir(e);
+      if (hit.layer === 0) {
+        // In this layer after all (reached through a symlink of a lower layer).
+        linkat(hit.dirFd, hit.name, pfd, name, 0);
+        return;
+      }
+      const dirFd = (this.lowers as Lowers).copyUp(this.rootFd, hit, (path, times) => {
+        this.copies.add(path);
+        if (times) this.dirTimes.set(path, times);
+      });
+      try {
+        linkat(dirFd, hit.name, pfd, name, 0);
+      } finally {
+        closeFd(dirFd);
+      }
+    } finally {
+      hit.release();
     }
   }
 
   private whiteout(clean: string, base: string, e: TarEntry): void {
     const dirName = clean.includes('/') ? clean.slice(0, clean.lastIndexOf('/')) : '';
     if (base === OPAQUE) {
-      this.opaque(dirName, e);
+      this.opaque(dirName);
       return;
     }
     if (base.startsWith(`${WH}${WH}`)) return; // AUFS metadata (.wh..wh.plnk, .wh..wh.aufs)
@@ -493,9 +571,16 @@ export class LayerWriter {
     if (this.format === 'overlay') {
       this.openWhiteoutsAbove(clean);
       const wpath = dirName ? `${dirName}/${target}` : target;
+      // With the lowers at hand: nothing to hide when the merged view has nothing there (flat format
+      // does nothing either), and no directory is made for it.
+      if (this.lowers) {
+        const hit = this.lowers.lookup(this.rootFd, wpath);
+        if (!hit) return;
+        hit.release();
+      }
       let parent: Parent;
       try {
-        parent = this.parent(wpath, true);
+        parent = this.parent(wpath, true, false);
       } catch (err) {
         // A parent this layer made a non-directory (umoci writes `dir` as a file, then `dir/.wh.f`):
         // nothing below it is visible any more, so the whiteout has nothing to hide.
@@ -508,7 +593,7 @@ export class LayerWriter {
       const old = this.lstatAt(parent.fd, parent.name);
       if (old) {
         this.remove(parent.fd, parent.name, path, old);
-        parent = this.parent(wpath, true); // remove() closed the cached fds
+        parent = this.parent(wpath, true, false); // remove() closed the cached fds
       }
       mknodat(parent.fd, parent.name, S_IFCHR, 0n);
       fchownat(parent.fd, parent.name, 0, 0, AT_SYMLINK_NOFOLLOW);
@@ -530,14 +615,18 @@ export class LayerWriter {
     if (old) this.remove(parent.fd, parent.name, path, old);
   }
 
-  private opaque(dirName: string, e: TarEntry): void {
+  private opaque(dirName: string): void {
     if (this.format === 'overlay') {
       if (dirName) this.openWhiteoutsAbove(`${dirName}/x`);
-      const r = resolveInRoot(this.rootFd, dirName, { kind: 'dir', mode: 0o755 });
+      if (dirName && this.lowers) {
+        const hit = this.lowers.lookup(this.rootFd, dirName);
+        if (!hit) return; // no such directory anywhere: nothing to hide
+        hit.release();
+      }
+      const r = this.makeDirs(dirName, false);
       try {
-        if (!fstatSync(r.fd).isDirectory()) {
-          throw new LayerError(`opaque whiteout '${e.name}' is not in a directory`);
-        }
+        // Below a non-directory of this layer: nothing shows through it anyway (as in flat format).
+        if (!fstatSync(r.fd).isDirectory()) return;
         this.markUpper(r.path);
         this.makeOpaque(r.fd, '', r.path);
       } finally {
@@ -553,7 +642,10 @@ export class LayerWriter {
       throw err;
     }
     try {
-      if (fstatSync(r.fd).isDirectory()) this.removeLowerChildren(r.fd, r.path);
+      const st = fstatSync(r.fd, { bigint: true });
+      if (!st.isDirectory()) return;
+      if (!this.dirTimes.has(r.path)) this.dirTimes.set(r.path, { atimeNs: st.atimeNs, mtimeNs: st.mtimeNs });
+      this.removeLowerChildren(r.fd, r.path);
     } finally {
       closeFd(r.fd);
     }
@@ -585,15 +677,48 @@ export class LayerWriter {
     }
   }
 
-  /** Overlay format: mark a directory opaque and drop this layer's whiteouts below it. */
+  /**
+   * Overlay format: mark a directory opaque and drop this layer's whiteouts below it, and what copy-ups
+   * brought from the lowers (the hard links to it stay: in flat format they would too).
+   */
   private makeOpaque(pfd: number, name: string, path: string): void {
     lsetxattr(this.procPath(pfd, name), 'trusted.overlay.opaque', Buffer.from('y'));
     this.opaqueDirs.add(path);
+    if (this.copies.size) this.dropCopies(path);
     for (const w of [...this.whiteouts]) {
       if (!w.startsWith(`${path === '/' ? '' : path}/`)) continue;
       const r = this.parent(w.slice(1), false);
       unlinkat(r.fd, r.name, 0);
       this.whiteouts.delete(w);
+    }
+  }
+
+  /** Remove the copied-up entries below `dir` that this layer did not write to since, deepest first. */
+  private dropCopies(dir: string): void {
+    const prefix = dir === '/' ? '/' : `${dir}/`;
+    const under = [...this.copies].filter((p) => p.startsWith(prefix)).sort((a, b) => depth(b) - depth(a));
+    for (const path of under) {
+      this.copies.delete(path);
+      if (this.upperPaths.has(path)) continue;
+      let r: Parent;
+      try {
+        r = this.parent(path.slice(1), false);
+      } catch (err) {
+        if (hasCode(err, 'ENOENT') || hasCode(err, 'ENOTDIR')) continue; // replaced meanwhile
+        throw err;
+      }
+      const st = this.lstatAt(r.fd, r.name);
+      if (!st) continue;
+      if (st.isDirectory()) {
+        try {
+          unlinkat(r.fd, r.name, AT_REMOVEDIR);
+        } catch (err) {
+          if (!hasCode(err, 'ENOTEMPTY')) throw err; // holds entries of this layer: stays
+          continue;
+        }
+        this.dirTimes.delete(path);
+      } else unlinkat(r.fd, r.name, 0);
+      this.dropCache();
     }
   }
 
@@ -635,21 +760,71 @@ export class LayerWriter {
    * The cache is dropped whenever anything is removed, since only a removal can change what a lexical
    * path resolves to (a new symlink can only appear where nothing was, so nothing cached went through it).
    */
-  private parent(clean: string, create: boolean): Parent {
+  private parent(clean: string, create: boolean, replace = create): Parent {
     const i = clean.lastIndexOf('/');
     const dir = i < 0 ? '' : clean.slice(0, i);
     const name = clean.slice(i + 1);
     let hit = this.dirCache.get(dir);
     if (!hit) {
-      const r = resolveInRoot(this.rootFd, dir, create ? { kind: 'dir', mode: 0o755 } : undefined);
-      if (!fstatSync(r.fd).isDirectory()) {
+      const r = create ? this.makeDirs(dir, replace) : resolveInRoot(this.rootFd, dir);
+      const st = fstatSync(r.fd);
+      if (!st.isDirectory()) {
         closeFd(r.fd);
         throw new SyscallError('resolve', 20 /* ENOTDIR */, r.path);
+      }
+      // Flat format: a directory of a lower layer that this layer changes without an entry of its own
+      // keeps its times (umoci; the overlay format copies them from the lower, copy-up.ts).
+      if (this.format === 'flat' && !this.dirTimes.has(r.path)) {
+        const big = fstatSync(r.fd, { bigint: true });
+        this.dirTimes.set(r.path, { atimeNs: big.atimeNs, mtimeNs: big.mtimeNs });
       }
       hit = { fd: r.fd, path: r.path };
       this.dirCache.set(dir, hit);
     }
     return { fd: hit.fd, path: hit.path, name };
+  }
+
+  /**
+   * The directory `dir`, created (parents too) where missing, 0755 whatever the umask. Overlay format
+   * with lowers: resolved in the merged view, and created in this layer as copies of the lower
+   * directories (copy-up.ts), so that the layer's `lib/x` over a lower `lib -> usr/lib` lands in
+   * `usr/lib` as in flat format. `replace`: a non-directory in the way is replaced by a directory
+   * (umoci; a layer's `a/b` says `a` is a directory now).
+   */
+  private makeDirs(dir: string, replace: boolean): { fd: number; path: string } {
+    if (this.lowers) {
+      try {
+        return resolveInRoot(this.rootFd, dir); // this layer has it all: it is the topmost
+      } catch (err) {
+        if (!hasCode(err, 'ENOENT') && !hasCode(err, 'ENOTDIR')) throw err;
+        if (!replace && hasCode(err, 'ENOTDIR')) throw err;
+      }
+      return this.lowers.makeDirs(this.rootFd, dir, (path, t) => {
+        if (t) this.dirTimes.set(path, t);
+      });
+    }
+    for (let tries = 0; ; tries++) {
+      let r: { fd: number; path: string };
+      try {
+        r = resolveInRoot(this.rootFd, dir, { kind: 'dir', mode: 0o755 }); // exactly 0755
+      } catch (err) {
+        if (!replace || !hasCode(err, 'ENOTDIR') || tries > LIMIT_REPLACED) throw err;
+        this.replaceNonDir((err as SyscallError).path, err);
+        continue;
+      }
+      if (!replace || fstatSync(r.fd).isDirectory()) return r;
+      closeFd(r.fd);
+      this.replaceNonDir(r.path, new SyscallError('resolve', 20 /* ENOTDIR */, r.path));
+    }
+  }
+
+  /** Remove the non-directory at `path` (resolved) so that a directory can take its place. */
+  private replaceNonDir(path: string | undefined, err: unknown): void {
+    if (!path || path === '/') throw err;
+    const p = this.parent(path.slice(1), false);
+    const st = this.lstatAt(p.fd, p.name);
+    if (!st || st.isDirectory() || st.isSymbolicLink() || this.whiteouts.has(path)) throw err;
+    this.remove(p.fd, p.name, path, st);
   }
 
   private dropCache(): void {
@@ -718,6 +893,10 @@ export class LayerWriter {
 function times(e: TarEntry): Times {
   const atime = e.atimeNs !== undefined && e.atimeNs > e.mtimeNs ? e.atimeNs : e.mtimeNs;
   return { atimeNs: atime, mtimeNs: e.mtimeNs };
+}
+
+function linkToDir(e: TarEntry): LayerError {
+  return new LayerError(`hard link '${e.name}' points at a directory ('${e.linkname}')`);
 }
 
 function missingTarget(e: TarEntry): LayerError {
