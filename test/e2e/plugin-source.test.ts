@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { builder } from '../helpers/cli.js';
 import { hostMounts, requireRoot } from '../helpers/host.js';
-import { tool } from '../helpers/images.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
+import { tool } from '../helpers/tools.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/plugin-layers-dir', import.meta.url));
 

@@ -17,8 +17,9 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BUILDER, builder, startBuilder, waitFor } from '../helpers/cli.js';
 import { hostMounts, requireRoot } from '../helpers/host.js';
-import { buildUmociImage, EXPECTED_OUTPUT, tool } from '../helpers/images.js';
+import { buildUmociImage, EXPECTED_OUTPUT } from '../helpers/images.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
+import { tool } from '../helpers/tools.js';
 
 let work: string;
 let root: string;

@@ -1,18 +1,8 @@
 // Images made by real tools for the end-to-end tests.
-import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeBusyboxRootfs } from './rootfs.js';
-
-/** Run a tool; a missing one is an error that says which package to install. */
-export function tool(bin: string, args: string[], cwd?: string): void {
-  try {
-    execFileSync(bin, args, { cwd, stdio: 'pipe' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${bin} is missing: apt-get install ${bin}`);
-    throw err;
-  }
-}
+import { tool } from './tools.js';
 
 /**
  * A two-layer image in the OCI layout `dir`/L (tag `base`), made by umoci: busybox and files, then a
@@ -22,9 +12,9 @@ export function tool(bin: string, args: string[], cwd?: string): void {
 export function buildUmociImage(dir: string): void {
   const bb = makeBusyboxRootfs();
   try {
-    tool('umoci', ['init', '--layout', 'L'], dir);
-    tool('umoci', ['new', '--image', 'L:base'], dir);
-    tool('umoci', ['unpack', '--image', 'L:base', 'bundle'], dir);
+    tool('umoci', ['init', '--layout', 'L'], { cwd: dir });
+    tool('umoci', ['new', '--image', 'L:base'], { cwd: dir });
+    tool('umoci', ['unpack', '--image', 'L:base', 'bundle'], { cwd: dir });
     const root = join(dir, 'bundle/rootfs');
     cpSync(join(bb.path, 'bin'), join(root, 'bin'), { recursive: true, verbatimSymlinks: true });
     mkdirSync(join(root, 'etc/keep'), { recursive: true });
@@ -32,14 +22,14 @@ export function buildUmociImage(dir: string): void {
     writeFileSync(join(root, 'etc/greeting'), 'v1\n');
     writeFileSync(join(root, 'etc/deleted'), 'gone\n');
     writeFileSync(join(root, 'data/dir/f'), 'x\n');
-    tool('umoci', ['repack', '--image', 'L:base', 'bundle'], dir);
+    tool('umoci', ['repack', '--image', 'L:base', 'bundle'], { cwd: dir });
     rmSync(join(dir, 'bundle'), { recursive: true });
-    tool('umoci', ['unpack', '--image', 'L:base', 'bundle'], dir);
+    tool('umoci', ['unpack', '--image', 'L:base', 'bundle'], { cwd: dir });
     writeFileSync(join(root, 'etc/greeting'), 'v2\n');
     rmSync(join(root, 'etc/deleted'));
     rmSync(join(root, 'data/dir'), { recursive: true });
     writeFileSync(join(root, 'data/dir'), 'file\n');
-    tool('umoci', ['repack', '--image', 'L:base', 'bundle'], dir);
+    tool('umoci', ['repack', '--image', 'L:base', 'bundle'], { cwd: dir });
     tool(
       'umoci',
       [
@@ -57,11 +47,11 @@ export function buildUmociImage(dir: string): void {
         '--config.cmd',
         'echo "$GREETING $(pwd)"; cat /etc/greeting /data/dir; ls /etc',
       ],
-      dir,
+      { cwd: dir },
     );
     writeFileSync(join(dir, 'policy.json'), '{"default":[{"type":"insecureAcceptAnything"}]}');
     for (const dest of ['oci-archive:a.tar:base', 'docker-archive:d.tar:base:latest'])
-      tool('skopeo', ['--policy', 'policy.json', 'copy', '-q', 'oci:L:base', dest], dir);
+      tool('skopeo', ['--policy', 'policy.json', 'copy', '-q', 'oci:L:base', dest], { cwd: dir });
   } finally {
     bb.remove();
   }

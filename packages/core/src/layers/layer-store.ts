@@ -243,6 +243,7 @@ export class LayerStore {
     try {
       const again = known === undefined ? undefined : this.find(known, parentChain);
       if (again) return again;
+      for (const d of ['layers', 'tmp', 'blobs'] as const) mkdirSync(this.dir(d), { recursive: true, mode: 0o700 });
       // Whatever an unpacker of this layer left (it was killed: we hold its lock now).
       this.removeStaleTemps(name);
       const tmp = mkdtempSync(join(this.dir('tmp'), `${name}-`));
