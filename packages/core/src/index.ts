@@ -42,6 +42,7 @@ export { resolveImage } from './images/image-rootfs.js';
 export { type Compression, layerCompression, MEDIA_TYPE } from './images/media-types.js';
 export { openImage, withImage } from './images/open-image.js';
 export { LayerStore } from './layers/layer-store.js';
+export { type LayerFormat, type UnpackOptions, type UnpackResult, unpackLayer } from './layers/unpack.js';
 export { LOG_LEVELS, Logger, type LogLevel, WinstonLogger } from './logging/logger.js';
 export { DEFAULT_MOUNTS } from './plan/default-mounts.js';
 export { buildEnv, EngineSettings, Planner } from './plan/planner.js';
