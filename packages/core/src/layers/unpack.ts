@@ -43,16 +43,17 @@
 // - Errors: a LayerError naming the entry. Dest is left as it was when the error struck; the caller
 //   unpacks into a fresh directory and removes it on failure.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import {
   closeSync,
   createReadStream,
   fchmodSync,
   fchownSync,
+  read as fsRead,
   fstatSync,
   lstatSync,
   openSync,
   readdirSync,
+  readSync,
   rmSync,
   type Stats,
   writeSync,
@@ -65,6 +66,7 @@ import {
   fchmodat,
   fchownat,
   fdPath,
+  futimens,
   hasCode,
   linkat,
   llistxattr,
@@ -86,13 +88,17 @@ import {
   resolveInRoot,
   S_IFBLK,
   S_IFCHR,
+  S_IFDIR,
   S_IFIFO,
+  S_IFLNK,
+  S_IFMT,
   SyscallError,
   symlinkat,
   unlinkat,
   utimensat,
 } from '@builder/native';
 import { LayerError } from '../errors.js';
+import { HashRing } from './hash-ring.js';
 import { type TarEntry, TarScanner } from './tar-scan.js';
 
 export type LayerFormat = 'overlay' | 'flat';
@@ -115,113 +121,193 @@ export interface UnpackResult {
 type Compression = 'gzip' | 'zstd' | 'none';
 
 const OPAQUE = '.wh..wh..opq';
+const S_ISGID = 0o2000;
 const WH = '.wh.';
+
+/** Read size: large reads keep syscalls and per-chunk work few; one buffer, reused. */
+const CHUNK = 1 << 20;
+/** Slots of the hash ring (each CHUNK bytes): how far unpacking may run ahead of the diffID hash. */
+const RING_SLOTS = 16;
 
 export async function unpackLayer(
   input: NodeJS.ReadableStream | string,
   dest: string,
   opts: UnpackOptions,
 ): Promise<UnpackResult> {
-  const source: Readable =
-    typeof input === 'string'
-      ? createReadStream(input)
-      : (input as Readable).read
-        ? (input as Readable)
-        : Readable.from(input);
   let bytesIn = 0;
-  const counted = (async function* () {
-    for await (const chunk of source) {
-      bytesIn += chunk.length;
-      opts.onProgress?.(bytesIn);
-      yield chunk as Buffer;
+  const counted = (n: number) => {
+    bytesIn += n;
+    opts.onProgress?.(bytesIn);
+  };
+  let fd = -1;
+  let stream: Readable | undefined;
+  let compression: Compression;
+  let first: Buffer;
+  if (typeof input === 'string') {
+    // A file: sniff its first bytes with a pread; a plain tarball is then read with synchronous reads.
+    try {
+      fd = openSync(input, 'r');
+      const head = Buffer.alloc(6);
+      first = head.subarray(0, readSync(fd, head, 0, head.length, 0));
+      compression = sniff(first);
+    } catch (err) {
+      if (fd >= 0) closeSync(fd);
+      if (err instanceof LayerError) throw err;
+      throw new LayerError(`layer tarball ${input} cannot be read: ${errorText(err)}`, { cause: err });
     }
-  })();
-
-  // Sniff the first bytes.
-  const head: Buffer[] = [];
-  let headLen = 0;
-  let sourceDone = false;
-  while (headLen < 6) {
-    const r = await counted.next();
-    if (r.done) {
-      sourceDone = true;
-      break;
+    if (compression !== 'none') {
+      stream = createReadStream('', { fd, highWaterMark: CHUNK });
+      fd = -1; // the stream closes it
+      first = Buffer.alloc(0);
     }
-    head.push(r.value);
-    headLen += r.value.length;
+  } else {
+    stream = (input as Readable).read ? (input as Readable) : Readable.from(input);
+    first = Buffer.alloc(0);
+    compression = 'none';
   }
-  const first = Buffer.concat(head);
-  const compression = sniff(first);
-  if (opts.mediaType !== undefined) checkMediaType(opts.mediaType, compression);
-  const raw = Readable.from(
-    (async function* () {
-      if (first.length) yield first;
-      if (!sourceDone) yield* counted;
-    })(),
-    { objectMode: false },
-  );
+  const iterator = stream?.[Symbol.asyncIterator]() as AsyncIterator<Buffer> | undefined;
+  const next = async (): Promise<Buffer | undefined> => {
+    const r = await (iterator as AsyncIterator<Buffer>).next();
+    if (r.done) return undefined;
+    counted(r.value.length);
+    return r.value;
+  };
+  let sourceDone = false;
+  try {
+    if (typeof input !== 'string') {
+      // Sniff the first bytes of the stream.
+      const head: Buffer[] = [];
+      let headLen = 0;
+      while (headLen < 6) {
+        const chunk = await next();
+        if (!chunk) {
+          sourceDone = true;
+          break;
+        }
+        head.push(chunk);
+        headLen += chunk.length;
+      }
+      first = head.length === 1 ? head[0] : Buffer.concat(head);
+      compression = sniff(first);
+    }
+    if (opts.mediaType !== undefined) checkMediaType(opts.mediaType, compression);
+  } catch (err) {
+    if (fd >= 0) closeSync(fd);
+    stream?.destroy();
+    throw asReadError(err, compression);
+  }
 
   const writer = new LayerWriter(dest, opts.format);
   const scanner = new TarScanner(writer);
-  const hash = createHash('sha256');
+  const ring = new HashRing(RING_SLOTS, CHUNK);
+  let total = 0;
+  const scan = (chunk: Buffer) => {
+    total += chunk.length;
+    scanner.push(chunk);
+  };
+  const push = (chunk: Buffer) => {
+    ring.copy(chunk);
+    scan(chunk);
+  };
   let child: ReturnType<typeof spawn> | undefined;
   let childError = '';
-  let plain: Readable;
-  if (compression === 'gzip') {
-    plain = raw.pipe(createGunzip());
-    raw.on('error', (e) => plain.destroy(e));
-  } else if (compression === 'zstd') {
-    const zstd = spawn('zstd', ['-dc', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    child = zstd;
-    zstd.stdin.on('error', () => {}); // EPIPE when zstd fails early: its exit status says why
-    zstd.stderr.on('data', (d: Buffer) => {
-      childError += d.toString();
-    });
-    raw.pipe(zstd.stdin);
-    plain = zstd.stdout;
-  } else {
-    plain = raw;
-  }
-  const exited = child
-    ? new Promise<number | null>((resolve, reject) => {
-        child?.on('error', (e) => reject(new LayerError(`cannot run zstd: ${e.message}`, { cause: e })));
-        child?.on('close', (code) => resolve(code));
-      })
-    : Promise.resolve(0);
-  exited.catch(() => {});
-
-  let total = 0;
+  let plain: Readable | undefined;
+  let raw: Readable | undefined;
   try {
-    try {
-      for await (const chunk of plain) {
-        total += chunk.length;
-        hash.update(chunk);
-        scanner.push(chunk);
+    if (fd >= 0) {
+      // Straight into the ring's slots; the next slot is read (by the thread pool) while this one is unpacked.
+      if (fstatSync(fd).size >= (RING_SLOTS * CHUNK) / 4) ring.startWorker();
+      const file = fd;
+      const read = (buf: Buffer) =>
+        new Promise<number>((resolve, reject) =>
+          fsRead(file, buf, 0, CHUNK, null, (err, n) => (err ? reject(asReadError(err, compression)) : resolve(n))),
+        );
+      let buf = ring.next();
+      let n = await read(buf);
+      while (n > 0) {
+        counted(n);
+        ring.commit(n);
+        const chunk = buf.subarray(0, n);
+        buf = ring.next();
+        const pending = read(buf);
+        pending.catch(() => {});
+        scan(chunk);
+        n = await pending;
       }
-    } catch (err) {
-      if (err instanceof LayerError) throw err;
-      const msg = err instanceof Error ? err.message : String(err);
-      throw new LayerError(`layer tarball cannot be read (${compression}): ${msg}`, { cause: err });
+    } else if (compression === 'none') {
+      if (first.length) push(first);
+      try {
+        for (let chunk = sourceDone ? undefined : await next(); chunk; chunk = await next()) push(chunk);
+      } catch (err) {
+        throw asReadError(err, compression);
+      }
+    } else {
+      raw = Readable.from(
+        (async function* () {
+          if (first.length) yield first;
+          if (sourceDone) return;
+          for (let chunk = await next(); chunk; chunk = await next()) yield chunk;
+        })(),
+        { objectMode: false },
+      );
+      if (compression === 'gzip') {
+        plain = raw.pipe(createGunzip({ chunkSize: GUNZIP_CHUNK }));
+        raw.on('error', (e) => plain?.destroy(e));
+      } else {
+        const zstd = spawn('zstd', ['-dc', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+        child = zstd;
+        zstd.stdin.on('error', () => {}); // EPIPE when zstd fails early: its exit status says why
+        zstd.stderr.on('data', (d: Buffer) => {
+          childError += d.toString();
+        });
+        raw.pipe(zstd.stdin);
+        plain = zstd.stdout;
+      }
+      const exited = child
+        ? new Promise<number | null>((resolve, reject) => {
+            child?.on('error', (e) => reject(new LayerError(`cannot run zstd: ${e.message}`, { cause: e })));
+            child?.on('close', (code) => resolve(code));
+          })
+        : Promise.resolve(0);
+      exited.catch(() => {});
+      try {
+        for await (const chunk of plain) push(chunk as Buffer);
+      } catch (err) {
+        throw asReadError(err, compression);
+      }
+      const code = await exited;
+      if (code !== 0) throw new LayerError(`zstd -dc failed (exit ${code}): ${childError.trim()}`);
     }
-    const code = await exited;
-    if (code !== 0) throw new LayerError(`zstd -dc failed (exit ${code}): ${childError.trim()}`);
     if (total === 0) throw new LayerError('layer tarball is empty (0 bytes after decompression)');
     scanner.finish();
     writer.finish();
   } catch (err) {
     writer.abort();
+    ring.abort();
     child?.kill();
-    raw.destroy();
-    plain.destroy();
+    raw?.destroy();
+    plain?.destroy();
+    stream?.destroy();
     if (err instanceof LayerError) throw err;
-    const msg = err instanceof Error ? err.message : String(err);
-    throw new LayerError(`cannot unpack layer: ${msg}`, { cause: err });
+    throw new LayerError(`cannot unpack layer: ${errorText(err)}`, { cause: err });
+  } finally {
+    if (fd >= 0) closeSync(fd);
   }
-  const diffId = `sha256:${hash.digest('hex')}`;
+  const diffId = ring.digest();
   if (opts.diffId !== undefined && opts.diffId !== diffId) {
     throw new LayerError(`layer diffID mismatch: expected ${opts.diffId}, got ${diffId}`);
   }
   return { diffId, entries: scanner.entries };
+}
+
+/** zlib's output chunk size: fewer, larger chunks through the async iteration. */
+const GUNZIP_CHUNK = 256 << 10;
+
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+function asReadError(err: unknown, compression: Compression): LayerError {
+  if (err instanceof LayerError) return err;
+  return new LayerError(`layer tarball cannot be read (${compression}): ${errorText(err)}`, { cause: err });
 }
 
 function sniff(b: Buffer): Compression {
@@ -249,8 +335,25 @@ function checkMediaType(mediaType: string, found: Compression): void {
   }
 }
 
+/** A name with an empty, `.` or `..` component (after leading `./` and slashes at both ends are cut). */
+const UNCLEAN = /(^|\/)\.\.?(\/|$)|\/\//;
+
 /** Clean a name lexically inside the root: `null` for the root itself; throws when it climbs out. */
 export function cleanName(name: string, what: string): string | null {
+  let start = 0;
+  let end = name.length;
+  for (;;) {
+    if (name.charCodeAt(start) === 0x2f) start++;
+    else if (name.startsWith('./', start)) start += 2;
+    else break;
+  }
+  while (end > start && name.charCodeAt(end - 1) === 0x2f) end--;
+  if (start === end) return null;
+  const cut = name.slice(start, end);
+  return UNCLEAN.test(cut) ? cleanSlow(name, what) : cut;
+}
+
+function cleanSlow(name: string, what: string): string | null {
   const out: string[] = [];
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
@@ -272,7 +375,21 @@ interface Parent {
   /** Resolved path of the parent inside the root. */
   path: string;
   name: string;
+  dir: CachedDir;
 }
+
+interface CachedDir {
+  /** O_PATH fd of the directory (owned by the cache). */
+  fd: number;
+  /** Resolved path inside the root. */
+  path: string;
+  /** Its group and setgid bit when it was opened (what new inodes in it inherit). */
+  gid: number;
+  setgid: boolean;
+}
+
+/** Parent directory fds kept open at most (the cache is emptied between entries when it reaches this). */
+const CACHE_MAX = 256;
 
 interface Times {
   atimeNs: bigint;
@@ -291,8 +408,12 @@ export class LayerWriter {
   private readonly whiteouts = new Set<string>();
   private readonly opaqueDirs = new Set<string>();
   private readonly dirTimes = new Map<string, Times>();
-  private readonly dirCache = new Map<string, { fd: number; path: string }>();
-  private file?: { fd: number; entry: TarEntry; parentFd: number; name: string; path: string };
+  private readonly dirCache = new Map<string, CachedDir>();
+  private file?: { fd: number; entry: TarEntry; parentFd: number; name: string; path: string; chown: boolean };
+  /** Owner group and setgid bit of the directories this layer set metadata on (newer than the cache's fstat). */
+  private readonly dirOwners = new Map<string, { gid: number; setgid: boolean }>();
+  private readonly euid = process.geteuid?.() ?? -1;
+  private readonly egid = process.getegid?.() ?? -1;
 
   constructor(
     dest: string,
@@ -303,7 +424,7 @@ export class LayerWriter {
 
   entry(e: TarEntry): void {
     // Bound the cache between entries, never while an entry holds one of its fds.
-    if (this.dirCache.size >= 256) this.dropCache();
+    if (this.dirCache.size >= CACHE_MAX) this.dropCache();
     try {
       this.apply(e);
     } catch (err) {
@@ -324,13 +445,14 @@ export class LayerWriter {
     this.file = undefined;
     try {
       try {
-        fchownSync(f.fd, e.uid, e.gid);
+        if (f.chown) fchownSync(f.fd, e.uid, e.gid);
         fchmodSync(f.fd, e.mode);
+        if (e.xattrs.size) this.setXattrs(f.parentFd, f.name, e, false); // created with O_EXCL: it has none yet
+        const t = times(e);
+        futimens(f.fd, t.atimeNs, t.mtimeNs);
       } finally {
         closeSync(f.fd);
       }
-      this.setXattrs(f.parentFd, f.name, e, false); // created with O_EXCL: it has none yet
-      this.setTimes(f.parentFd, f.name, e);
     } catch (err) {
       throw asLayerError(err, e);
     }
@@ -338,14 +460,12 @@ export class LayerWriter {
 
   /** Directory times, deepest first. */
   finish(): void {
-    const dirs = [...this.dirTimes.entries()].sort((a, b) => depth(b[0]) - depth(a[0]));
+    // Deepest first, siblings together: their parent's fd comes from the cache.
+    const dirs = [...this.dirTimes.entries()].sort((a, b) => depth(b[0]) - depth(a[0]) || (a[0] < b[0] ? -1 : 1));
     for (const [path, t] of dirs) {
-      const r = resolveInRoot(this.rootFd, path);
-      try {
-        utimensat(AT_FDCWD, fdPath(r.fd), t.atimeNs, t.mtimeNs);
-      } finally {
-        closeSync(r.fd);
-      }
+      if (this.dirCache.size >= CACHE_MAX) this.dropCache();
+      const p = this.parent(path.slice(1), false);
+      utimensat(p.fd, p.name, t.atimeNs, t.mtimeNs, AT_SYMLINK_NOFOLLOW);
     }
     this.dirTimes.clear();
     this.dropCache();
@@ -384,34 +504,9 @@ export class LayerWriter {
     // Create first; only when the name is taken, look at what is there. A fresh layer directory never
     // pays for an lstat.
     let fileFd = -1;
-    const make = (pfd: number): void => {
-      switch (e.type) {
-        case 'dir':
-          mkdirat(pfd, name, 0o700);
-          break;
-        case 'file':
-          // Through /proc/self/fd/N: the parent is pinned by its fd; O_EXCL never follows a final symlink.
-          fileFd = openSync(
-            this.procPath(pfd, name),
-            O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
-            0o600,
-          );
-          break;
-        case 'symlink':
-          symlinkat(e.linkname, pfd, name);
-          break;
-        case 'link':
-          this.link(e, pfd, name);
-          break;
-        default: {
-          const kind = e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO;
-          mknodat(pfd, name, kind | 0o600, makedev(e.devmajor, e.devminor));
-        }
-      }
-    };
     let keptDir = false;
     try {
-      make(parent.fd);
+      fileFd = this.make(e, parent.fd, name);
     } catch (err) {
       if (!hasCode(err, 'EEXIST')) throw err;
       const old = this.lstatAt(parent.fd, name);
@@ -420,35 +515,72 @@ export class LayerWriter {
       } else {
         if (old) this.remove(parent.fd, name, path, old);
         parent = this.parent(clean, true); // remove() closed the cached fds
-        make(parent.fd);
+        fileFd = this.make(e, parent.fd, name);
       }
     }
     const pfd = parent.fd;
     this.markUpper(path);
+    // A new inode already has the right owner when the archive wants ours: skip the chown.
+    const chown = keptDir || !this.ownsNew(parent.dir, e);
     switch (e.type) {
       case 'dir':
-        fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
+        if (chown) fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
         fchmodat(pfd, name, e.mode);
+        this.dirOwners.set(path, { gid: e.gid, setgid: (e.mode & S_ISGID) !== 0 });
         this.setXattrs(pfd, name, e, keptDir);
         if (wasWhiteout) this.makeOpaque(pfd, name, path);
         this.dirTimes.set(path, times(e));
         break;
       case 'file':
-        this.file = { fd: fileFd, entry: e, parentFd: pfd, name, path };
+        this.file = { fd: fileFd, entry: e, parentFd: pfd, name, path, chown };
         break; // metadata in entryEnd, after the body
       case 'symlink':
-        fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
-        this.setXattrs(pfd, name, e, false);
+        if (chown) fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
+        if (e.xattrs.size) this.setXattrs(pfd, name, e, false);
         this.setTimes(pfd, name, e);
         break;
       case 'link':
         break; // a hard link has no metadata of its own
       default:
-        fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
+        if (chown) fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
         fchmodat(pfd, name, e.mode);
-        this.setXattrs(pfd, name, e, false);
+        if (e.xattrs.size) this.setXattrs(pfd, name, e, false);
         this.setTimes(pfd, name, e);
     }
+  }
+
+  /** Create the entry's inode; for a file, returns its fd (open for writing). */
+  private make(e: TarEntry, pfd: number, name: string): number {
+    switch (e.type) {
+      case 'dir':
+        mkdirat(pfd, name, 0o700);
+        return -1;
+      case 'file':
+        // Relative to the pinned parent; O_EXCL never follows a final symlink.
+        return openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0o600);
+      case 'symlink':
+        symlinkat(e.linkname, pfd, name);
+        return -1;
+      case 'link':
+        this.link(e, pfd, name);
+        return -1;
+      default: {
+        const kind = e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO;
+        mknodat(pfd, name, kind | 0o600, makedev(e.devmajor, e.devminor));
+        return -1;
+      }
+    }
+  }
+
+  /**
+   * Whether an inode this process just created in `dir` is owned by the entry's uid and gid already:
+   * the owner is our euid; the group is the directory's when it is setgid, else our egid (or, on a
+   * `grpid` mount, the directory's: so only a directory of our own group counts).
+   */
+  private ownsNew(dir: CachedDir, e: TarEntry): boolean {
+    if (e.uid !== this.euid) return false;
+    const owner = this.dirOwners.get(dir.path) ?? dir;
+    return owner.setgid ? e.gid === owner.gid : e.gid === this.egid && owner.gid === this.egid;
   }
 
   private link(e: TarEntry, pfd: number, name: string): void {
@@ -630,19 +762,55 @@ export class LayerWriter {
    */
   private parent(clean: string, create: boolean): Parent {
     const i = clean.lastIndexOf('/');
-    const dir = i < 0 ? '' : clean.slice(0, i);
-    const name = clean.slice(i + 1);
-    let hit = this.dirCache.get(dir);
-    if (!hit) {
-      const r = resolveInRoot(this.rootFd, dir, create ? { kind: 'dir', mode: 0o755 } : undefined);
-      if (!fstatSync(r.fd).isDirectory()) {
-        closeSync(r.fd);
-        throw new SyscallError('resolve', 20 /* ENOTDIR */, r.path);
+    const hit = this.dir(i < 0 ? '' : clean.slice(0, i), create);
+    return { fd: hit.fd, path: hit.path, name: clean.slice(i + 1), dir: hit };
+  }
+
+  /**
+   * The directory at the lexical path `dir` ('' is the root), from the cache or opened one component
+   * below its (cached) parent with O_NOFOLLOW. A component that is a symlink is resolved from the root
+   * by resolveInRoot, with chroot rules.
+   */
+  private dir(dir: string, create: boolean): CachedDir {
+    const cached = this.dirCache.get(dir);
+    if (cached) return cached;
+    let hit: CachedDir;
+    if (dir === '') {
+      const fd = openat(this.rootFd, '.', O_PATH | O_CLOEXEC);
+      const st = fstatSync(fd);
+      hit = { fd, path: '/', gid: st.gid, setgid: (st.mode & S_ISGID) !== 0 };
+    } else {
+      const i = dir.lastIndexOf('/');
+      const up = this.dir(i < 0 ? '' : dir.slice(0, i), create);
+      const name = dir.slice(i + 1);
+      let fd: number;
+      try {
+        fd = openat(up.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+      } catch (err) {
+        if (!create || !hasCode(err, 'ENOENT')) throw err;
+        mkdirat(up.fd, name, 0o755);
+        fd = openat(up.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
       }
-      hit = { fd: r.fd, path: r.path };
-      this.dirCache.set(dir, hit);
+      const st = fstatSync(fd);
+      const type = st.mode & S_IFMT;
+      if (type === S_IFDIR) {
+        hit = { fd, path: join(up.path, name), gid: st.gid, setgid: (st.mode & S_ISGID) !== 0 };
+      } else if (type === S_IFLNK) {
+        closeSync(fd);
+        const r = resolveInRoot(this.rootFd, dir, create ? { kind: 'dir', mode: 0o755 } : undefined);
+        const rst = fstatSync(r.fd);
+        if (!rst.isDirectory()) {
+          closeSync(r.fd);
+          throw new SyscallError('resolve', 20 /* ENOTDIR */, r.path);
+        }
+        hit = { fd: r.fd, path: r.path, gid: rst.gid, setgid: (rst.mode & S_ISGID) !== 0 };
+      } else {
+        closeSync(fd);
+        throw new SyscallError('resolve', 20 /* ENOTDIR */, join(up.path, name));
+      }
     }
-    return { fd: hit.fd, path: hit.path, name };
+    this.dirCache.set(dir, hit);
+    return hit;
   }
 
   private dropCache(): void {
@@ -659,6 +827,9 @@ export class LayerWriter {
       rmSync(this.procPath(pfd, name), { recursive: true, force: true });
       for (const key of [...this.dirTimes.keys()]) {
         if (key === path || key.startsWith(`${path}/`)) this.dirTimes.delete(key);
+      }
+      for (const key of [...this.dirOwners.keys()]) {
+        if (key === path || key.startsWith(`${path}/`)) this.dirOwners.delete(key);
       }
       for (const w of [...this.whiteouts]) if (w.startsWith(`${path}/`)) this.whiteouts.delete(w);
       this.opaqueDirs.delete(path);
