@@ -66,7 +66,26 @@ if (Atomics.compareExchange(ctl, ${STARTED}, 0, 1) === 0) try {
 }
 `;
 
-export class HashRing {
+/** What unpackLayer hashes the uncompressed stream with. */
+export interface Hasher {
+  copy(chunk: Buffer): void;
+  digest(): string;
+  abort(): void;
+}
+
+/** sha256 on this thread (no ring, no copies). */
+export class LocalHash implements Hasher {
+  private readonly hash = createHash('sha256');
+  copy(chunk: Buffer): void {
+    this.hash.update(chunk);
+  }
+  digest(): string {
+    return `sha256:${this.hash.digest('hex')}`;
+  }
+  abort(): void {}
+}
+
+export class HashRing implements Hasher {
   readonly slotSize: number;
   private readonly slots: number;
   private readonly sab: SharedArrayBuffer;

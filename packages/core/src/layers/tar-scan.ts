@@ -472,28 +472,32 @@ function checkPath(name: string, offset: number): void {
 /** PAX records (`"%d %s=%s\n"`), values kept as Buffers (views of `body`). Malformed records throw (Go: ErrHeader). */
 export function parsePax(body: Buffer, offset: number): Map<string, Buffer> {
   const records = new Map<string, Buffer>();
+  const size = body.length;
   let i = 0;
-  while (i < body.length) {
-    const sp = body.indexOf(0x20, i);
-    if (sp < 0) throw badPax(offset, 'a record without a length');
+  while (i < size) {
+    let sp = i;
     let len = 0;
+    for (; sp < size && body[sp] !== 0x20; sp++) len = len * 10 + (body[sp] - 0x30);
+    if (sp === size) throw badPax(offset, 'a record without a length');
     for (let j = i; j < sp; j++) {
-      const d = body[j] - 0x30;
-      if (d < 0 || d > 9 || sp - i > 8) {
+      if (body[j] < 0x30 || body[j] > 0x39 || sp - i > 8) {
         throw badPax(offset, `bad record length '${printable(body.toString('latin1', i, sp))}'`);
       }
-      len = len * 10 + d;
     }
     if (sp === i) throw badPax(offset, "bad record length ''");
-    if (len <= sp - i + 1 || i + len > body.length) throw badPax(offset, 'a record length out of bounds');
+    if (len <= sp - i + 1 || i + len > size) throw badPax(offset, 'a record length out of bounds');
     const end = i + len - 1; // the newline
     if (body[end] !== 0x0a) throw badPax(offset, 'a record not ending in a newline');
     let eq = sp + 1;
-    while (eq < end && body[eq] !== 0x3d) eq++;
+    let ascii = true;
+    let nul = false;
+    for (; eq < end && body[eq] !== 0x3d; eq++) {
+      if (body[eq] === 0) nul = true;
+      else if (body[eq] > 0x7f) ascii = false;
+    }
     if (eq === sp + 1 || eq === end) throw badPax(offset, 'a record without a key');
-    const keyBytes = body.subarray(sp + 1, eq);
-    if (keyBytes.includes(0)) throw badPax(offset, 'a NUL byte in a key');
-    const key = keyBytes.toString('utf8');
+    if (nul) throw badPax(offset, 'a NUL byte in a key');
+    const key = body.toString(ascii ? 'latin1' : 'utf8', sp + 1, eq);
     const value = body.subarray(eq + 1, end);
     if (key.startsWith('GNU.sparse.')) throw new LayerError(`sparse file in PAX header at offset ${offset} (${key})`);
     if ((key === 'path' || key === 'linkpath' || key === 'uname' || key === 'gname') && value.includes(0)) {
@@ -523,13 +527,32 @@ function paxInt(value: Buffer, key: string, name: string, offset: number): numbe
   return n;
 }
 
-const PAX_TIME = /^(-?)([0-9]{1,19})(?:\.([0-9]+))?$/;
-
+/** A PAX time: `[-]seconds[.fraction]` (up to 19 digits of seconds; the fraction cut to nanoseconds). */
 function paxTime(value: Buffer, key: string, name: string, offset: number): bigint {
-  const s = value.toString('latin1');
-  const m = PAX_TIME.exec(s);
-  if (!m) throw new LayerError(`${where(name, offset)} has a bad PAX ${key} '${printable(s)}'`);
-  const frac = m[3] === undefined ? 0 : Number(m[3].length >= 9 ? m[3].slice(0, 9) : m[3].padEnd(9, '0'));
-  const ns = BigInt(m[2]) * 1_000_000_000n + BigInt(frac);
-  return m[1] ? -ns : ns;
+  const size = value.length;
+  const negative = size > 0 && value[0] === 0x2d;
+  let i = negative ? 1 : 0;
+  const start = i;
+  let sec = 0;
+  for (; i < size && value[i] >= 0x30 && value[i] <= 0x39; i++) sec = sec * 10 + (value[i] - 0x30);
+  const secDigits = i - start;
+  let nsec = 0;
+  let ok = secDigits >= 1 && secDigits <= 19;
+  if (ok && i < size) {
+    ok = value[i] === 0x2e && i + 1 < size;
+    let scale = 100_000_000;
+    for (i++; ok && i < size; i++, scale /= 10) {
+      const d = value[i] - 0x30;
+      if (d < 0 || d > 9) ok = false;
+      else if (scale >= 1) nsec += d * scale;
+    }
+  }
+  if (!ok) {
+    const s = value.toString('latin1');
+    throw new LayerError(`${where(name, offset)} has a bad PAX ${key} '${printable(s)}'`);
+  }
+  // Up to 15 digits of seconds are exact as a number; more go through the string.
+  const whole = secDigits <= 15 ? BigInt(sec) : BigInt(value.toString('latin1', start, start + secDigits));
+  const ns = whole * 1_000_000_000n + BigInt(nsec);
+  return negative ? -ns : ns;
 }

@@ -98,7 +98,7 @@ import {
   utimensat,
 } from '@builder/native';
 import { LayerError } from '../errors.js';
-import { HashRing } from './hash-ring.js';
+import { type Hasher, HashRing, LocalHash } from './hash-ring.js';
 import { type TarEntry, TarScanner } from './tar-scan.js';
 
 export type LayerFormat = 'overlay' | 'flat';
@@ -199,14 +199,17 @@ export async function unpackLayer(
 
   const writer = new LayerWriter(dest, opts.format);
   const scanner = new TarScanner(writer);
-  const ring = new HashRing(RING_SLOTS, CHUNK);
+  // Decompressing costs more than hashing, on a thread pool thread: a compressed layer is hashed here
+  // (no copies, no extra thread competing for the CPU, far less memory).
+  const ring = compression === 'none' ? new HashRing(RING_SLOTS, CHUNK) : undefined;
+  const hasher: Hasher = ring ?? new LocalHash();
   let total = 0;
   const scan = (chunk: Buffer) => {
     total += chunk.length;
     scanner.push(chunk);
   };
   const push = (chunk: Buffer) => {
-    ring.copy(chunk);
+    hasher.copy(chunk);
     scan(chunk);
   };
   let child: ReturnType<typeof spawn> | undefined;
@@ -214,7 +217,7 @@ export async function unpackLayer(
   let plain: Readable | undefined;
   let raw: Readable | undefined;
   try {
-    if (fd >= 0) {
+    if (fd >= 0 && ring) {
       // Straight into the ring's slots; the next slot is read (by the thread pool) while this one is unpacked.
       if (fstatSync(fd).size >= (RING_SLOTS * CHUNK) / 4) ring.startWorker();
       const file = fd;
@@ -283,7 +286,7 @@ export async function unpackLayer(
     writer.finish();
   } catch (err) {
     writer.abort();
-    ring.abort();
+    hasher.abort();
     child?.kill();
     raw?.destroy();
     plain?.destroy();
@@ -293,7 +296,7 @@ export async function unpackLayer(
   } finally {
     if (fd >= 0) closeSync(fd);
   }
-  const diffId = ring.digest();
+  const diffId = hasher.digest();
   if (opts.diffId !== undefined && opts.diffId !== diffId) {
     throw new LayerError(`layer diffID mismatch: expected ${opts.diffId}, got ${diffId}`);
   }
