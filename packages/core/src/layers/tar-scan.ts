@@ -219,10 +219,47 @@ export class TarScanner {
       if (prefix.length) nameBytes = Buffer.concat([prefix, SLASH, nameBytes]);
     }
     if (pending.longName) nameBytes = cut(pending.longName);
-    const paxPath = pax.get('path');
+    // The records an entry uses, in one pass over its PAX header.
+    let paxPath: Buffer | undefined;
+    let paxLink: Buffer | undefined;
+    let paxSize: Buffer | undefined;
+    let paxUid: Buffer | undefined;
+    let paxGid: Buffer | undefined;
+    let paxMtime: Buffer | undefined;
+    let paxAtime: Buffer | undefined;
+    let xattrs: [string, Buffer][] | undefined;
+    for (const [key, value] of pax) {
+      switch (key) {
+        case 'path':
+          paxPath = value;
+          break;
+        case 'linkpath':
+          paxLink = value;
+          break;
+        case 'size':
+          paxSize = value;
+          break;
+        case 'uid':
+          paxUid = value;
+          break;
+        case 'gid':
+          paxGid = value;
+          break;
+        case 'mtime':
+          paxMtime = value;
+          break;
+        case 'atime':
+          paxAtime = value;
+          break;
+        default:
+          if (key.startsWith('SCHILY.xattr.')) {
+            xattrs ??= [];
+            xattrs.push([key.slice('SCHILY.xattr.'.length), value]);
+          }
+      }
+    }
     const name = decodeName(paxPath ?? nameBytes);
     if (name === undefined) throw nameError(paxPath ?? nameBytes, `header at offset ${offset}`);
-    const paxLink = pax.get('linkpath');
     const linkBytes = paxLink ?? (pending.longLink ? cut(pending.longLink) : cString(h, 157, 100));
     const linkname = decodeName(linkBytes);
     if (linkname === undefined) throw nameError(linkBytes, `link target of ${where(name, offset)}`);
@@ -235,15 +272,10 @@ export class TarScanner {
     }
     if (type === 'file' && name.endsWith('/')) type = 'dir';
 
-    const paxSize = pax.get('size');
     const entrySize = paxSize ? paxInt(paxSize, 'size', name, offset) : size;
     if (type !== 'file' && entrySize !== 0) {
       throw new LayerError(`${where(name, offset)} is a ${type} with a non-zero size (${entrySize})`);
     }
-    const paxUid = pax.get('uid');
-    const paxGid = pax.get('gid');
-    const paxMtime = pax.get('mtime');
-    const paxAtime = pax.get('atime');
     const entry: TarEntry = {
       name,
       type,
@@ -258,7 +290,7 @@ export class TarScanner {
       linkname,
       devmajor: 0,
       devminor: 0,
-      xattrs: new Map(),
+      xattrs: new Map(xattrs),
       offset,
     };
     if (paxAtime) entry.atimeNs = paxTime(paxAtime, 'atime', name, offset);
@@ -267,11 +299,6 @@ export class TarScanner {
       entry.devminor = field(h, 337, 8, false, 'devminor', name, offset);
       if (entry.devmajor > 0xffffffff || entry.devminor > 0xffffffff) {
         throw new LayerError(`${where(name, offset)} has device numbers out of range`);
-      }
-    }
-    if (pax !== NO_PAX) {
-      for (const [key, value] of pax) {
-        if (key.startsWith('SCHILY.xattr.')) entry.xattrs.set(key.slice('SCHILY.xattr.'.length), value);
       }
     }
     checkPath(name, offset);

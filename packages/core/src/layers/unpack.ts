@@ -370,7 +370,11 @@ function cleanSlow(name: string, what: string): string | null {
 
 const parentOf = (p: string) => (p.lastIndexOf('/') <= 0 ? '/' : p.slice(0, p.lastIndexOf('/')));
 const join = (dir: string, name: string) => (dir === '/' ? `/${name}` : `${dir}/${name}`);
-const depth = (p: string) => p.split('/').length;
+function depth(p: string): number {
+  let n = 0;
+  for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1)) n++;
+  return n;
+}
 
 interface Parent {
   /** O_PATH fd of the parent directory (owned by the cache). */
@@ -389,6 +393,8 @@ interface CachedDir {
   /** Its group and setgid bit when it was opened (what new inodes in it inherit). */
   gid: number;
   setgid: boolean;
+  /** Its path and all its ancestors are in upperPaths. */
+  marked?: boolean;
 }
 
 /** Parent directory fds kept open at most (the cache is emptied between entries when it reaches this). */
@@ -464,8 +470,9 @@ export class LayerWriter {
   /** Directory times, deepest first. */
   finish(): void {
     // Deepest first, siblings together: their parent's fd comes from the cache.
-    const dirs = [...this.dirTimes.entries()].sort((a, b) => depth(b[0]) - depth(a[0]) || (a[0] < b[0] ? -1 : 1));
-    for (const [path, t] of dirs) {
+    const dirs = [...this.dirTimes].map(([path, t]) => ({ path, t, depth: depth(path) }));
+    dirs.sort((a, b) => b.depth - a.depth || (a.path < b.path ? -1 : 1));
+    for (const { path, t } of dirs) {
       if (this.dirCache.size >= CACHE_MAX) this.dropCache();
       const p = this.parent(path.slice(1), false);
       utimensat(p.fd, p.name, t.atimeNs, t.mtimeNs, AT_SYMLINK_NOFOLLOW);
@@ -503,7 +510,7 @@ export class LayerWriter {
     let parent = this.parent(clean, true);
     const path = join(parent.path, parent.name);
     const name = parent.name;
-    const wasWhiteout = this.whiteouts.delete(path);
+    const wasWhiteout = this.whiteouts.size > 0 && this.whiteouts.delete(path);
     // Create first; only when the name is taken, look at what is there. A fresh layer directory never
     // pays for an lstat.
     let fileFd = -1;
@@ -522,7 +529,11 @@ export class LayerWriter {
       }
     }
     const pfd = parent.fd;
-    this.markUpper(path);
+    this.upperPaths.add(path);
+    if (!parent.dir.marked) {
+      this.markUpper(parent.path); // once per cached parent: its ancestors are in already
+      parent.dir.marked = true;
+    }
     // A new inode already has the right owner when the archive wants ours: skip the chown.
     const chown = keptDir || !this.ownsNew(parent.dir, e);
     switch (e.type) {
