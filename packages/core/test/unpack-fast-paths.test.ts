@@ -98,6 +98,18 @@ test('the same layer as streams: fs stream, odd-sized chunks, gzip; progress cou
   checkBig(dest);
 });
 
+test('a layer file of exactly 2 MiB, 2 MiB + 512 and 1 MiB - 512 (reads end on and off a 1 MiB boundary)', async () => {
+  const small = tar([{ name: 'f', data: 'x'.repeat(1000) }]);
+  for (const size of [2 << 20, (2 << 20) + 512, (1 << 20) - 512]) {
+    const data = Buffer.concat([small, Buffer.alloc(size - small.length)]); // zeros after the end: hashed, ignored
+    const file = join(work, `exact-${size}.tar`);
+    writeFileSync(file, data);
+    const dest = fresh();
+    expect(await unpackLayer(file, dest, { format: 'overlay' })).toEqual({ diffId: sha(data), entries: 1 });
+    expect(readFileSync(join(dest, 'f'), 'utf8')).toBe('x'.repeat(1000));
+  }
+});
+
 test('a wrong diffID of a large layer is still a LayerError', async () => {
   const file = join(work, 'big3.tar');
   writeFileSync(file, bigTar);

@@ -140,10 +140,13 @@ export class HashRing implements Hasher {
 
   /** The buffer of the next slot to fill, once the hasher is done with its previous contents. */
   next(): Buffer {
-    const seq = this.filled;
-    if (seq >= this.slots) {
-      this.waitHashed(seq - this.slots + 1);
-    }
+    return this.slotAt(0);
+  }
+
+  /** The buffer of the slot `ahead` slots after next()'s (to read ahead into); committed in order. */
+  slotAt(ahead: number): Buffer {
+    const seq = this.filled + ahead;
+    if (seq >= this.slots) this.waitHashed(seq - this.slots + 1);
     const slot = seq % this.slots;
     return this.data.subarray(slot * this.slotSize, (slot + 1) * this.slotSize);
   }

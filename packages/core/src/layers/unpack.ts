@@ -126,6 +126,8 @@ const WH = '.wh.';
 
 /** Read size: large reads keep syscalls and per-chunk work few; one buffer, reused. */
 const CHUNK = 1 << 20;
+/** Reads of a plain layer file in flight while a slot is unpacked. */
+const READ_AHEAD = 2;
 /** Slots of the hash ring (each CHUNK bytes): how far unpacking may run ahead of the diffID hash. */
 const RING_SLOTS = 16;
 
@@ -218,24 +220,41 @@ export async function unpackLayer(
   let raw: Readable | undefined;
   try {
     if (fd >= 0 && ring) {
-      // Straight into the ring's slots; the next slot is read (by the thread pool) while this one is unpacked.
+      // Straight into the ring's slots, READ_AHEAD reads in flight (in the thread pool, at their
+      // offsets) while a slot is unpacked.
       if (fstatSync(fd).size >= (RING_SLOTS * CHUNK) / 4) ring.startWorker();
       const file = fd;
-      const read = (buf: Buffer) =>
-        new Promise<number>((resolve, reject) =>
-          fsRead(file, buf, 0, CHUNK, null, (err, n) => (err ? reject(asReadError(err, compression)) : resolve(n))),
+      const reads: { buf: Buffer; at: number; n: Promise<number> }[] = [];
+      let pos = 0;
+      const issue = () => {
+        const buf = ring.slotAt(reads.length);
+        const at = pos;
+        pos += CHUNK;
+        const n = new Promise<number>((resolve, reject) =>
+          fsRead(file, buf, 0, CHUNK, at, (err, got) => (err ? reject(asReadError(err, compression)) : resolve(got))),
         );
-      let buf = ring.next();
-      let n = await read(buf);
-      while (n > 0) {
-        counted(n);
-        ring.commit(n);
-        const chunk = buf.subarray(0, n);
-        buf = ring.next();
-        const pending = read(buf);
-        pending.catch(() => {});
-        scan(chunk);
-        n = await pending;
+        n.catch(() => {});
+        reads.push({ buf, at, n });
+      };
+      try {
+        while (reads.length < READ_AHEAD) issue();
+        for (;;) {
+          const head = reads.shift() as (typeof reads)[number];
+          const n = await head.n;
+          if (n === 0) break;
+          counted(n);
+          ring.commit(n);
+          if (n < CHUNK) {
+            // The end, or a short read: the reads after it started at the wrong offset.
+            for (const r of reads.splice(0)) await r.n.catch(() => 0);
+            pos = head.at + n;
+          }
+          while (reads.length < READ_AHEAD) issue();
+          scan(head.buf.subarray(0, n));
+        }
+      } finally {
+        // No read may still be in flight when the fd is closed.
+        for (const r of reads.splice(0)) await r.n.catch(() => 0);
       }
     } else if (compression === 'none') {
       if (first.length) push(first);
