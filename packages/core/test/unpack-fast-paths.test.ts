@@ -1,14 +1,15 @@
 // The unpacker's fast paths give exact results: a layer larger than the hash ring (the worker thread
 // hashes it) from a file, from streams in odd chunk sizes and gzipped; the chown skipped only when a new
 // inode already has the archive's owner (setgid directories, a directory's metadata set after its
-// children); parents opened one component at a time, symlinks among them resolved from the root; times
-// before 1970. Runs as root (owners).
+// children); modes exact whatever the umask and default ACLs; parents opened one component at a time,
+// symlinks among them resolved from the root; times before 1970. Runs as root (owners).
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
+import { lsetxattr } from '@builder/native';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { LayerError } from '../src/errors.js';
 import { type LayerFormat, unpackLayer } from '../src/layers/unpack.js';
@@ -179,6 +180,64 @@ test('a destination directory that is setgid: its group is inherited only where 
   expect(owner(`${dest}/f0`)).toEqual([0, 0, 0o644]);
   expect(owner(`${dest}/f80`)).toEqual([0, 80, 0o644]);
   expect(owner(`${dest}/new/g`)).toEqual([0, 0, 0o644]);
+});
+
+/** A POSIX ACL xattr value (version 2): user::rwx, group::---, other::--- */
+const ACL_PRIVATE = (() => {
+  const b = Buffer.alloc(4 + 3 * 8);
+  b.writeUInt32LE(2, 0);
+  [
+    [0x01, 7],
+    [0x04, 0],
+    [0x20, 0],
+  ].forEach(([tag, perm], i) => {
+    b.writeUInt16LE(tag, 4 + i * 8);
+    b.writeUInt16LE(perm, 6 + i * 8);
+    b.writeUInt32LE(0xffffffff, 8 + i * 8);
+  });
+  return b;
+})();
+
+test('modes are exact whatever the umask and default ACLs (on the destination, or set by the layer, also late)', async () => {
+  const old = process.umask(0o027);
+  let d: string;
+  try {
+    d = await unpack([
+      { name: 'a', data: 'x', mode: 0o640 },
+      { name: 'b', data: 'x', mode: 0o644 }, // the umask would take o+r
+      { name: 'c', data: 'x', mode: 0o755 },
+      { name: 'd', data: 'x', mode: 0o700 },
+      { name: 'e', data: 'x', mode: 0o6750 },
+      { name: 'f', data: 'x', mode: 0o000 },
+      { name: 'acl/', type: 'dir', pax: { 'SCHILY.xattr.system.posix_acl_default': ACL_PRIVATE } },
+      { name: 'acl/g', data: 'x', mode: 0o644 },
+      { name: 'acl/h', data: 'x', mode: 0o640 },
+      // `late` is opened (as the parent of late/x) before its own entry gives it the default ACL
+      { name: 'late/x', data: 'x', mode: 0o640 },
+      { name: 'late/', type: 'dir', pax: { 'SCHILY.xattr.system.posix_acl_default': ACL_PRIVATE } },
+      { name: 'late/y', data: 'x', mode: 0o640 },
+    ]);
+  } finally {
+    process.umask(old);
+  }
+  const modes = ['a', 'b', 'c', 'd', 'e', 'f', 'acl/g', 'acl/h', 'late/x', 'late/y'].map((p) => owner(`${d}/${p}`)[2]);
+  expect(modes).toEqual([0o640, 0o644, 0o755, 0o700, 0o6750, 0o000, 0o644, 0o640, 0o640, 0o640]);
+
+  // A destination that has a default ACL already (flat format onto an existing tree).
+  const dest = fresh();
+  lsetxattr(dest, 'system.posix_acl_default', ACL_PRIVATE);
+  mkdirSync(`${dest}/sub`); // inherits it
+  const file = join(work, `l${n++}.tar`);
+  writeFileSync(
+    file,
+    tar([
+      { name: 'top', data: 'x', mode: 0o644 },
+      { name: 'sub/f', data: 'x', mode: 0o644 },
+      { name: 'new/f', data: 'x', mode: 0o640 },
+    ]),
+  );
+  await unpackLayer(file, dest, { format: 'flat' });
+  expect(['top', 'sub/f', 'new/f'].map((p) => owner(`${dest}/${p}`)[2])).toEqual([0o644, 0o644, 0o640]);
 });
 
 test('parents through symlinks in the middle of a path, relative and absolute, resolved inside the root', async () => {
