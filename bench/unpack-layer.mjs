@@ -6,13 +6,14 @@
 //   strace -c -f node bench/unpack-layer.mjs LAYER.tar.gz DEST
 // Prints one JSON line on stdout: entries, diffId, unpackMs (the unpackLayer call alone), loadMs
 // (importing @builder/core) and maxRssKiB (this process's peak resident set, from getrusage).
+// BUILDER_CORE=FILE imports another build of @builder/core's bundle (to compare two builds).
 const [layer, dest, format = 'overlay'] = process.argv.slice(2);
 if (!layer || !dest) {
   process.stderr.write('usage: node bench/unpack-layer.mjs LAYER DEST [overlay|flat]\n');
   process.exit(2);
 }
 const t0 = performance.now();
-const { unpackLayer } = await import('@builder/core');
+const { unpackLayer } = await import(process.env.BUILDER_CORE || '@builder/core');
 const t1 = performance.now();
 try {
   const result = await unpackLayer(layer, dest, { format });

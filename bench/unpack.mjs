@@ -49,7 +49,7 @@ import {
   statSync,
 } from 'node:fs';
 import { cpus, constants as osConstants, release, totalmem } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
+import { basename, delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -77,6 +77,8 @@ const USAGE = `usage: node bench/unpack.mjs [options]
   --disk-dir DIR    where the disk trees go (default /var/tmp)
   --cache-dir DIR   where a built rootfs tarball is kept (default ${DEFAULT_CACHE})
   --mirror URL      Debian mirror for debootstrap (default: debootstrap's own)
+  --core FILE       another build of @builder/core's bundle (index.js) for builder's cases, to
+                    compare builds (default: this repository's packages/core/bundle)
   --json            JSON output
 `;
 
@@ -93,6 +95,7 @@ function parseOptions(argv) {
       'disk-dir': { type: 'string', default: '/var/tmp' },
       'cache-dir': { type: 'string', default: DEFAULT_CACHE },
       mirror: { type: 'string' },
+      core: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -116,6 +119,7 @@ function parseOptions(argv) {
     diskDir: resolve(values['disk-dir']),
     cacheDir: resolve(values['cache-dir']),
     mirror: values.mirror,
+    core: values.core && resolve(values.core),
     json: values.json,
   };
 }
@@ -144,6 +148,7 @@ function checkPrerequisites(options) {
   if (process.getuid?.() !== 0)
     problems.push('must run as root (GNU tar restores owners only as root; mount, debootstrap)');
   if (!existsSync(CORE_BUNDLE)) problems.push(`${CORE_BUNDLE} is missing: run \`npm run build\` first`);
+  if (options.core && !existsSync(options.core)) problems.push(`--core ${options.core}: no such file`);
   const tarVersion = spawnSync('tar', ['--version'], { encoding: 'utf8' });
   if (tarVersion.error || !/GNU tar/.test(tarVersion.stdout)) problems.push('GNU tar is missing: apt-get install tar');
   for (const bin of ['gzip', 'sync']) if (!findOnPath(bin)) problems.push(`${bin} is missing: apt-get install ${bin}`);
@@ -196,7 +201,7 @@ function debianTar(options, say) {
 /** gzip -6 of `tar`, cached beside it (or in the cache directory) and remade when the tar changes. */
 function gzipOf(tar, options, say) {
   const st = statSync(tar);
-  const name = `${tar.replace(/[^A-Za-z0-9._-]/g, '_')}-${st.size}-${Math.trunc(st.mtimeMs)}.tar.gz`;
+  const name = `${basename(tar).replace(/\.tar$/, '')}-${st.size}-${Math.trunc(st.mtimeMs)}.tar.gz`;
   const out = join(options.cacheDir, name);
   if (existsSync(out)) return out;
   mkdirSync(options.cacheDir, { recursive: true, mode: 0o755 });
@@ -229,6 +234,7 @@ function makeCases(inputs, options, dirs) {
         format,
         input,
         root: dirs[fs],
+        core: options.core,
         argv: (dest) => [process.execPath, CHILD, input.file, dest, 'overlay'],
       });
       cases.push({
@@ -299,7 +305,8 @@ function timeOnce(c, dest) {
   const argv = c.argv(dest);
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = c.tool === 'builder' && c.core ? { ...process.env, BUILDER_CORE: c.core } : process.env;
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env });
     active = child;
     const sampler = c.tool === 'gnutar' ? new RssSampler(child.pid) : undefined;
     const stdout = [];
@@ -596,7 +603,7 @@ async function main() {
         .map(([f, i]) => `${f} ${i.file} (${(i.bytes / 1e6).toFixed(1)} MB uncompressed)`)
         .join(', ');
       console.log(
-        `node ${process.version}, linux ${release()}, ${cpus().length} CPUs, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ${options.warmup} warm-up + ${options.runs} counted rounds\ninput: ${inputText}\ndisk trees in ${dirs.disk ?? '-'}, tmpfs at ${dirs.tmpfs ?? '-'}`,
+        `node ${process.version}, linux ${release()}, ${cpus().length} CPUs, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ${options.warmup} warm-up + ${options.runs} counted rounds\ninput: ${inputText}\ndisk trees in ${dirs.disk ?? '-'}, tmpfs at ${dirs.tmpfs ?? '-'}${options.core ? `\nbuilder: ${options.core}` : ''}`,
       );
     }
     const samples = await measure(cases, options, progress, say);
