@@ -450,7 +450,10 @@ function summarize(cases, samples) {
       mbPerSec: c.input.bytes / 1e6 / median(sec),
       peakRssMiB: Math.max(...rss) / 1024,
     };
-    if (c.tool === 'builder') res.unpackMsMedian = median(samples[i].map((r) => r.child.unpackMs));
+    if (c.tool === 'builder') {
+      res.unpackSec = samples[i].map((r) => r.child.unpackMs / 1000);
+      res.unpackMsMedian = median(res.unpackSec) * 1000;
+    }
     return res;
   });
   const pairs = [];
@@ -461,6 +464,8 @@ function summarize(cases, samples) {
       format: b.format,
       pairedRatio: median(b.samplesSec.map((s, round) => s / t.samplesSec[round])),
       ratioOfMins: b.minSec / t.minSec,
+      // unpackLayer alone (no Node start, no module loading) against the whole GNU tar process
+      unpackOnlyRatio: median(b.unpackSec.map((s, round) => s / t.samplesSec[round])),
       builderPeakRssMiB: b.peakRssMiB,
     });
   }
@@ -488,16 +493,24 @@ function formatTables({ results, pairs }) {
   );
   const verdict = (ratio) => (ratio <= GOAL ? 'goal met' : ratio <= TARGET ? 'target met' : 'OVER TARGET');
   const ratios = table(
-    ['builder / GNU tar', 'paired median', 'of mins', `target ${TARGET} (goal ${GOAL})`, 'builder peak RSS'],
+    [
+      'builder / GNU tar',
+      'paired median',
+      'of mins',
+      `target ${TARGET} (goal ${GOAL})`,
+      'unpackLayer only',
+      'builder peak RSS',
+    ],
     pairs.map((p) => [
       `${p.format} ${p.fs}`,
       `${p.pairedRatio.toFixed(2)}x`,
       `${p.ratioOfMins.toFixed(2)}x`,
       verdict(p.pairedRatio),
+      `${p.unpackOnlyRatio.toFixed(2)}x`,
       `${p.builderPeakRssMiB.toFixed(1)} MiB ${p.builderPeakRssMiB <= RSS_GOAL_MIB ? '(goal met)' : p.builderPeakRssMiB <= RSS_TARGET_MIB ? '(target met)' : '(OVER TARGET)'}`,
     ]),
   );
-  return `${main}\n(times are whole processes: builder's include Node's start and loading @builder/core; GNU tar's peak RSS is sampled)\n\n${ratios}\n(RSS target ${RSS_TARGET_MIB} MiB, goal ${RSS_GOAL_MIB} MiB)`;
+  return `${main}\n(times are whole processes: builder's include Node's start and loading @builder/core; GNU tar's peak RSS is sampled)\n\n${ratios}\n(the target is on whole processes, paired by round; "unpackLayer only" is the unpackLayer call against GNU tar's whole process; RSS target ${RSS_TARGET_MIB} MiB, goal ${RSS_GOAL_MIB} MiB)`;
 }
 
 // ---- set-up and clean-up ----------------------------------------------------------------------
