@@ -20,7 +20,8 @@
 // Output per case: min/median/max seconds, MB/s (10^6 bytes of uncompressed tar per second, median),
 // peak RSS (builder: the child's own getrusage maxRSS; GNU tar: VmHWM sampled from /proc every 10 ms,
 // gzip's included for .tar.gz), then per filesystem and format the median of the per-round ratios
-// builder / GNU tar against the targets.
+// builder / GNU tar against the targets, and the same for the unpackLayer call alone (what a process
+// that has @builder/core loaded already pays).
 //
 // Input: --tar FILE (a tar of a root filesystem; GNU tar --numeric-owner --xattrs format is what the
 // numbers in docs were taken with). Without --tar, the benchmark makes one: `debootstrap
@@ -32,6 +33,7 @@
 //   node bench/unpack.mjs --tar /var/tmp/bench/rootfs.tar --tar-gz /var/tmp/bench/rootfs.tar.gz
 //   node bench/unpack.mjs --runs 20 --only tar --fs tmpfs       (more rounds; a subset of the cases)
 //   node bench/unpack.mjs --json
+//   node bench/unpack.mjs --core /path/to/other/packages/core/bundle/index.js    (another build)
 import { spawn, spawnSync } from 'node:child_process';
 import {
   accessSync,
