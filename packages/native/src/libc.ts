@@ -30,6 +30,7 @@ export const c = {
   ioctl: libc.func('int ioctl(int fd, unsigned long request, ...)'),
   syscall: libc.func('long syscall(long number, ...)'),
   utimensat: libc.func('int utimensat(int dirfd, const char *path, _In_ uint8_t *times, int flags)'),
+  futimens: libc.func('int futimens(int fd, _In_ uint8_t *times)'),
   posix_spawn: libc.func(
     'int posix_spawn(_Out_ int32_t *pid, const char *path, void *actions, void *attr, const char **argv, const char **envp)',
   ),

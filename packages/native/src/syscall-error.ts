@@ -1,5 +1,12 @@
 import { getSystemErrorMap } from 'node:util';
 
+let errnoNames: Map<number, [string, string]> | undefined;
+/** Node builds a new map on every getSystemErrorMap() call: once is enough (some callers expect ENOENT often). */
+const errorMap = () => {
+  errnoNames ??= getSystemErrorMap();
+  return errnoNames;
+};
+
 /**
  * A failed system call, shaped like Node's ErrnoException:
  * `ENOENT: no such file or directory, mount '/a' -> '/b'`, `errno` negative, `code` the errno name.
@@ -12,7 +19,7 @@ export class SyscallError extends Error {
   readonly dest?: string;
 
   constructor(syscall: string, errnoPositive: number, path?: string, dest?: string) {
-    const [code, description] = getSystemErrorMap().get(-errnoPositive) ?? [
+    const [code, description] = errorMap().get(-errnoPositive) ?? [
       `E${errnoPositive}`,
       `unknown error ${errnoPositive}`,
     ];

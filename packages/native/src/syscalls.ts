@@ -141,14 +141,30 @@ export function mountSetattr(fd: number, attr: MountAttr, recursive: boolean, pa
   );
 }
 
+const timesBuffer = Buffer.alloc(32);
+const NS = 1_000_000_000n;
+/** A `struct timespec` at `off`; times before 1970 get a negative tv_sec and a tv_nsec in [0, 1e9), as the kernel wants. */
+function putTimespec(off: number, ns: bigint): void {
+  let nsec = ns % NS;
+  if (nsec < 0n) nsec += NS;
+  timesBuffer.writeBigInt64LE((ns - nsec) / NS, off);
+  timesBuffer.writeBigInt64LE(nsec, off + 8);
+}
+
+function packTimes(atimeNs: bigint, mtimeNs: bigint): Buffer {
+  putTimespec(0, atimeNs);
+  putTimespec(16, mtimeNs);
+  return timesBuffer;
+}
+
 /** Set access and modification times (nanoseconds since the epoch) of `path` relative to `dirfd`. */
 export function utimensat(dirfd: number, path: string, atimeNs: bigint, mtimeNs: bigint, flags = 0): void {
-  const buf = Buffer.alloc(32);
-  buf.writeBigInt64LE(atimeNs / 1_000_000_000n, 0);
-  buf.writeBigInt64LE(atimeNs % 1_000_000_000n, 8);
-  buf.writeBigInt64LE(mtimeNs / 1_000_000_000n, 16);
-  buf.writeBigInt64LE(mtimeNs % 1_000_000_000n, 24);
-  check(c.utimensat(dirfd, path, buf, flags), 'utimensat', path);
+  check(c.utimensat(dirfd, path, packTimes(atimeNs, mtimeNs), flags), 'utimensat', path);
+}
+
+/** Set access and modification times (nanoseconds since the epoch) of the file open as `fd`. */
+export function futimens(fd: number, atimeNs: bigint, mtimeNs: bigint): void {
+  check(c.futimens(fd, packTimes(atimeNs, mtimeNs)), 'futimens');
 }
 
 /** linkat(2): `flags` 0 never follows a symlink named by `oldpath` (the link names the symlink itself). */

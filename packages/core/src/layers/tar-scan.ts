@@ -55,6 +55,9 @@ export const LIMITS = {
 };
 
 const BLOCK = 512;
+const SLASH = Buffer.from('/');
+/** The PAX records of an entry without an extended header (never written to). */
+const NO_PAX: ReadonlyMap<string, Buffer> = new Map();
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 const TYPES: Record<string, EntryType> = {
@@ -108,6 +111,13 @@ export class TarScanner {
           this.position += avail;
           return;
         case 'header': {
+          if (this.headerFill === 0 && avail >= BLOCK) {
+            // The whole header is in this chunk: read it in place.
+            i += BLOCK;
+            this.onHeader(chunk.subarray(i - BLOCK, i), this.position);
+            this.position += BLOCK;
+            break;
+          }
           const n = Math.min(BLOCK - this.headerFill, avail);
           chunk.copy(this.header, this.headerFill, i, i + n);
           this.headerFill += n;
@@ -133,13 +143,14 @@ export class TarScanner {
         }
         case 'meta': {
           const n = Math.min(st.size - st.got, avail);
+          // Copied: the values outlive this chunk (they apply to the next header).
           st.parts.push(Buffer.from(chunk.subarray(i, i + n)));
           st.got += n;
           i += n;
           this.position += n;
           if (st.got === st.size) {
             this.state = st.pad ? { kind: 'pad', left: st.pad } : { kind: 'header' };
-            this.onMeta(st.typeflag, Buffer.concat(st.parts), st.offset);
+            this.onMeta(st.typeflag, st.parts.length === 1 ? st.parts[0] : Buffer.concat(st.parts), st.offset);
           }
           break;
         }
@@ -169,19 +180,21 @@ export class TarScanner {
   }
 
   private onHeader(h: Buffer, offset: number): void {
-    const at = `header at offset ${offset}`;
-    if (h.every((b) => b === 0)) {
+    const sum = byteSum(h);
+    if (sum === 0) {
       // End of archive. Whatever follows (the second zero block, padding) is not read; the caller
       // still drains and hashes it.
       this.state = { kind: 'done' };
       return;
     }
-    verifyChecksum(h, at);
+    verifyChecksum(h, sum, offset);
     const typeflag = String.fromCharCode(h[156]);
-    const magic = h.toString('latin1', 257, 265);
-    const gnu = magic === 'ustar  \0';
-    const ustar = magic.startsWith('ustar\0');
-    const size = numeric(h, 124, 12, `size in ${at}`);
+    // magic "ustar\0" (POSIX) or "ustar  \0" (GNU)
+    const ustarMagic = h[257] === 0x75 && h[258] === 0x73 && h[259] === 0x74 && h[260] === 0x61 && h[261] === 0x72;
+    const gnu = ustarMagic && h[262] === 0x20 && h[263] === 0x20 && h[264] === 0;
+    const ustar = ustarMagic && h[262] === 0;
+    const size = numeric(h, 124, 12, false);
+    if (Number.isNaN(size)) throw numericError(h, 124, 12, `size in header at offset ${offset}`);
 
     if (typeflag === 'x' || typeflag === 'g' || typeflag === 'L' || typeflag === 'K') {
       if (size > LIMITS.metaHeader) {
@@ -197,67 +210,103 @@ export class TarScanner {
 
     const pending = this.pending;
     this.pending = {};
-    const pax = pending.pax ?? new Map<string, Buffer>();
+    const pax = pending.pax ?? NO_PAX;
 
     let nameBytes = cString(h, 0, 100);
     if (ustar && !gnu) {
-      const star = h.toString('latin1', 508, 512) === 'tar\0';
+      const star = h[508] === 0x74 && h[509] === 0x61 && h[510] === 0x72 && h[511] === 0; // "tar\0"
       const prefix = cString(h, 345, star ? 131 : 155);
-      if (prefix.length) nameBytes = Buffer.concat([prefix, Buffer.from('/'), nameBytes]);
+      if (prefix.length) nameBytes = Buffer.concat([prefix, SLASH, nameBytes]);
     }
     if (pending.longName) nameBytes = cut(pending.longName);
-    const linkBytes = pending.longLink ? cut(pending.longLink) : cString(h, 157, 100);
-    const name = decodeName(pax.get('path') ?? nameBytes, at);
-    const where = () => `entry '${name}' (${at})`;
-    const linkname = decodeName(pax.get('linkpath') ?? linkBytes, `link target of ${where()}`);
+    // The records an entry uses, in one pass over its PAX header.
+    let paxPath: Buffer | undefined;
+    let paxLink: Buffer | undefined;
+    let paxSize: Buffer | undefined;
+    let paxUid: Buffer | undefined;
+    let paxGid: Buffer | undefined;
+    let paxMtime: Buffer | undefined;
+    let paxAtime: Buffer | undefined;
+    let xattrs: [string, Buffer][] | undefined;
+    for (const [key, value] of pax) {
+      switch (key) {
+        case 'path':
+          paxPath = value;
+          break;
+        case 'linkpath':
+          paxLink = value;
+          break;
+        case 'size':
+          paxSize = value;
+          break;
+        case 'uid':
+          paxUid = value;
+          break;
+        case 'gid':
+          paxGid = value;
+          break;
+        case 'mtime':
+          paxMtime = value;
+          break;
+        case 'atime':
+          paxAtime = value;
+          break;
+        default:
+          if (key.startsWith('SCHILY.xattr.')) {
+            xattrs ??= [];
+            xattrs.push([key.slice('SCHILY.xattr.'.length), value]);
+          }
+      }
+    }
+    const name = decodeName(paxPath ?? nameBytes);
+    if (name === undefined) throw nameError(paxPath ?? nameBytes, `header at offset ${offset}`);
+    const linkBytes = paxLink ?? (pending.longLink ? cut(pending.longLink) : cString(h, 157, 100));
+    const linkname = decodeName(linkBytes);
+    if (linkname === undefined) throw nameError(linkBytes, `link target of ${where(name, offset)}`);
 
     let type = TYPES[typeflag];
     if (!type) {
-      throw new LayerError(`${where()} has an unsupported type '${printable(typeflag)}' (sparse, multi-volume, ...)`);
+      throw new LayerError(
+        `${where(name, offset)} has an unsupported type '${printable(typeflag)}' (sparse, multi-volume, ...)`,
+      );
     }
     if (type === 'file' && name.endsWith('/')) type = 'dir';
 
-    const paxSize = pax.get('size');
-    const entrySize = paxSize ? paxInt(paxSize, 'size', where) : size;
+    const entrySize = paxSize ? paxInt(paxSize, 'size', name, offset) : size;
     if (type !== 'file' && entrySize !== 0) {
-      throw new LayerError(`${where()} is a ${type} with a non-zero size (${entrySize})`);
+      throw new LayerError(`${where(name, offset)} is a ${type} with a non-zero size (${entrySize})`);
     }
-    const paxUid = pax.get('uid');
-    const paxGid = pax.get('gid');
-    const paxMtime = pax.get('mtime');
-    const paxAtime = pax.get('atime');
     const entry: TarEntry = {
       name,
       type,
       typeflag,
       size: entrySize,
-      mode: numeric(h, 100, 8, `mode of ${where()}`) & 0o7777,
-      uid: paxUid ? paxInt(paxUid, 'uid', where) : numeric(h, 108, 8, `uid of ${where()}`),
-      gid: paxGid ? paxInt(paxGid, 'gid', where) : numeric(h, 116, 8, `gid of ${where()}`),
+      mode: field(h, 100, 8, false, 'mode', name, offset) & 0o7777,
+      uid: paxUid ? paxInt(paxUid, 'uid', name, offset) : field(h, 108, 8, false, 'uid', name, offset),
+      gid: paxGid ? paxInt(paxGid, 'gid', name, offset) : field(h, 116, 8, false, 'gid', name, offset),
       mtimeNs: paxMtime
-        ? paxTime(paxMtime, 'mtime', where)
-        : BigInt(numeric(h, 136, 12, `mtime of ${where()}`, true)) * 1_000_000_000n,
+        ? paxTime(paxMtime, 'mtime', name, offset)
+        : BigInt(field(h, 136, 12, true, 'mtime', name, offset)) * 1_000_000_000n,
       linkname,
       devmajor: 0,
       devminor: 0,
-      xattrs: new Map(),
+      xattrs: new Map(xattrs),
       offset,
     };
-    if (paxAtime) entry.atimeNs = paxTime(paxAtime, 'atime', where);
+    if (paxAtime) entry.atimeNs = paxTime(paxAtime, 'atime', name, offset);
     if (type === 'char' || type === 'block') {
-      entry.devmajor = numeric(h, 329, 8, `devmajor of ${where()}`);
-      entry.devminor = numeric(h, 337, 8, `devminor of ${where()}`);
+      entry.devmajor = field(h, 329, 8, false, 'devmajor', name, offset);
+      entry.devminor = field(h, 337, 8, false, 'devminor', name, offset);
       if (entry.devmajor > 0xffffffff || entry.devminor > 0xffffffff) {
-        throw new LayerError(`${where()} has device numbers out of range`);
+        throw new LayerError(`${where(name, offset)} has device numbers out of range`);
       }
     }
-    for (const [key, value] of pax) {
-      if (key.startsWith('SCHILY.xattr.')) entry.xattrs.set(key.slice('SCHILY.xattr.'.length), value);
+    checkPath(name, offset);
+    if (type === 'link' && linkname === '') {
+      throw new LayerError(`${where(name, offset)} is a hard link without a target`);
     }
-    checkPath(name, where);
-    if (type === 'link' && linkname === '') throw new LayerError(`${where()} is a hard link without a target`);
     if ((type === 'link' || type === 'symlink') && Buffer.byteLength(linkname) > LIMITS.pathBytes) {
-      throw new LayerError(`${where()} has a link target over ${LIMITS.pathBytes} bytes`);
+      throw new LayerError(`${where(name, offset)} has a link target over ${LIMITS.pathBytes} bytes`);
     }
 
     this.entries++;
@@ -292,52 +341,99 @@ function padOf(size: number): number {
   return (BLOCK - (size % BLOCK)) % BLOCK;
 }
 
-function verifyChecksum(h: Buffer, at: string): void {
-  let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < BLOCK; i++) {
-    const b = i >= 148 && i < 156 ? 0x20 : h[i];
-    unsigned += b;
-    signed += b > 127 ? b - 256 : b;
-  }
-  const field = h
-    .toString('latin1', 148, 156)
-    .replace(/[\0 ]+$/, '')
-    .replace(/^ +/, '');
-  if (!/^[0-7]+$/.test(field)) throw new LayerError(`bad checksum field in ${at} (not a tar archive?)`);
-  const stored = Number.parseInt(field, 8);
-  if (stored !== unsigned && stored !== signed) throw new LayerError(`bad checksum in ${at}`);
+/** Sum of the block's bytes as unsigned values (0 only for an all-zero block). */
+function byteSum(h: Buffer): number {
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += h[i];
+  return sum;
 }
 
-/** An octal or base-256 number field. Negative values are refused unless `signed`. */
-function numeric(h: Buffer, off: number, len: number, what: string, signed = false): number {
+/** The stored checksum must match the sum with the checksum field read as spaces (unsigned or signed bytes). */
+function verifyChecksum(h: Buffer, sum: number, offset: number): void {
+  let unsigned = sum + 8 * 0x20;
+  for (let i = 148; i < 156; i++) unsigned -= h[i];
+  // The field: optional leading spaces, octal digits, then NULs or spaces.
+  let i = 148;
+  while (i < 156 && h[i] === 0x20) i++;
+  let stored = 0;
+  let digits = 0;
+  for (; i < 156 && h[i] >= 0x30 && h[i] <= 0x37; i++, digits++) stored = stored * 8 + (h[i] - 0x30);
+  for (; i < 156; i++) {
+    if (h[i] !== 0 && h[i] !== 0x20) {
+      digits = 0;
+      break;
+    }
+  }
+  if (digits === 0) throw new LayerError(`bad checksum field in header at offset ${offset} (not a tar archive?)`);
+  if (stored === unsigned) return;
+  let signed = unsigned;
+  for (let j = 0; j < BLOCK; j++) if ((j < 148 || j >= 156) && h[j] > 127) signed -= 256;
+  if (stored !== signed) throw new LayerError(`bad checksum in header at offset ${offset}`);
+}
+
+const isPad = (b: number) => b === 0x20 || b === 0;
+
+/**
+ * An octal or base-256 number field; NaN when it is malformed or out of range (numericError says why).
+ * Octal: leading and trailing spaces and NULs, octal digits in between. Negative values only if `signed`.
+ */
+function numeric(h: Buffer, off: number, len: number, signed: boolean): number {
+  if (h[off] & 0x80) {
+    let v = BigInt(h[off] & 0x7f);
+    const negative = (h[off] & 0x40) !== 0;
+    for (let i = 1; i < len; i++) v = (v << 8n) | BigInt(h[off + i]);
+    if (negative) v -= 1n << BigInt(len * 8 - 1);
+    if ((v < 0n && !signed) || v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER)) {
+      return Number.NaN;
+    }
+    return Number(v);
+  }
+  let i = off;
+  let end = off + len;
+  while (i < end && isPad(h[i])) i++;
+  while (end > i && isPad(h[end - 1])) end--;
+  let v = 0;
+  for (; i < end; i++) {
+    const d = h[i] - 0x30;
+    if (d < 0 || d > 7) return Number.NaN;
+    v = v * 8 + d;
+  }
+  return Number.isSafeInteger(v) ? v : Number.NaN;
+}
+
+/** The error for a field numeric() refused. */
+function numericError(h: Buffer, off: number, len: number, what: string): LayerError {
   const f = h.subarray(off, off + len);
   if (f[0] & 0x80) {
     let v = BigInt(f[0] & 0x7f);
     const negative = (f[0] & 0x40) !== 0;
     for (let i = 1; i < len; i++) v = (v << 8n) | BigInt(f[i]);
     if (negative) v -= 1n << BigInt(len * 8 - 1);
-    if ((v < 0n && !signed) || v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw new LayerError(`${what} is out of range (${v})`);
-    }
-    return Number(v);
+    return new LayerError(`${what} is out of range (${v})`);
   }
   const s = f
     .toString('latin1')
     .replace(/^[ \0]+/, '')
     .replace(/[ \0]+$/, '');
-  if (s === '') return 0;
-  if (!/^[0-7]+$/.test(s)) throw new LayerError(`${what} is not an octal number: '${printable(s)}'`);
-  const v = Number.parseInt(s, 8);
-  if (!Number.isSafeInteger(v)) throw new LayerError(`${what} is out of range`);
+  if (!/^[0-7]+$/.test(s)) return new LayerError(`${what} is not an octal number: '${printable(s)}'`);
+  return new LayerError(`${what} is out of range`);
+}
+
+/** A numeric field of an entry's header. */
+function field(h: Buffer, off: number, len: number, signed: boolean, key: string, name: string, offset: number) {
+  const v = numeric(h, off, len, signed);
+  if (Number.isNaN(v)) throw numericError(h, off, len, `${key} of ${where(name, offset)}`);
   return v;
 }
 
-/** A NUL-terminated field. */
+const where = (name: string, offset: number) => `entry '${name}' (header at offset ${offset})`;
+
+/** A NUL-terminated field (a view into the header). */
 function cString(h: Buffer, off: number, len: number): Buffer {
-  const f = h.subarray(off, off + len);
-  const nul = f.indexOf(0);
-  return Buffer.from(nul < 0 ? f : f.subarray(0, nul));
+  const end = off + len;
+  let i = off;
+  while (i < end && h[i] !== 0) i++;
+  return h.subarray(off, i);
 }
 
 /** GNU long names are cut at their first NUL (Go; gnu-long-nul.tar, node-tar null-byte.tar). */
@@ -346,56 +442,93 @@ function cut(b: Buffer): Buffer {
   return nul < 0 ? b : b.subarray(0, nul);
 }
 
-function decodeName(bytes: Buffer, what: string): string {
-  if (bytes.includes(0)) throw new LayerError(`a NUL byte in the path of ${what}`);
+/** A path as UTF-8 (strict); undefined when it has a NUL byte or is not valid UTF-8 (nameError says which). */
+function decodeName(bytes: Buffer): string | undefined {
+  let ascii = true;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b === 0) return undefined;
+    if (b > 0x7f) ascii = false;
+  }
+  if (ascii) return bytes.toString('latin1');
   try {
     return utf8.decode(bytes);
   } catch {
-    throw new LayerError(`the path of ${what} is not valid UTF-8: '${printable(bytes.toString('latin1'))}'`);
+    return undefined;
   }
+}
+
+function nameError(bytes: Buffer, what: string): LayerError {
+  if (bytes.includes(0)) return new LayerError(`a NUL byte in the path of ${what}`);
+  return new LayerError(`the path of ${what} is not valid UTF-8: '${printable(bytes.toString('latin1'))}'`);
 }
 
 function printable(s: string): string {
   return s.replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
-function checkPath(name: string, where: () => string): void {
-  if (name === '') throw new LayerError(`${where()} has an empty name`);
-  if (Buffer.byteLength(name) > LIMITS.pathBytes) {
-    throw new LayerError(`${where().slice(0, 200)}... has a path over ${LIMITS.pathBytes} bytes`);
+function checkPath(name: string, offset: number): void {
+  if (name === '') throw new LayerError(`${where(name, offset)} has an empty name`);
+  const bytes = Buffer.byteLength(name);
+  if (bytes > LIMITS.pathBytes) {
+    throw new LayerError(`${where(name, offset).slice(0, 200)}... has a path over ${LIMITS.pathBytes} bytes`);
   }
-  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.length > LIMITS.depth) throw new LayerError(`${where()} is more than ${LIMITS.depth} levels deep`);
-  for (const p of parts) {
-    if (Buffer.byteLength(p) > LIMITS.componentBytes) {
-      throw new LayerError(`${where()} has a path component over ${LIMITS.componentBytes} bytes`);
+  // Components other than '' and '.': how many, and none over componentBytes (in UTF-8 bytes; a UTF-16
+  // code unit is at most 3 of them, so only long components of a non-ASCII name need counting).
+  let depth = 0;
+  let tooLong = false;
+  for (let start = 0; start <= name.length; ) {
+    let end = name.indexOf('/', start);
+    if (end < 0) end = name.length;
+    const len = end - start;
+    if (len > 1 || (len === 1 && name.charCodeAt(start) !== 0x2e)) {
+      depth++;
+      if (bytes === name.length) tooLong ||= len > LIMITS.componentBytes;
+      else if (len * 3 > LIMITS.componentBytes) {
+        tooLong ||= Buffer.byteLength(name.slice(start, end)) > LIMITS.componentBytes;
+      }
     }
+    start = end + 1;
+  }
+  if (depth > LIMITS.depth) throw new LayerError(`${where(name, offset)} is more than ${LIMITS.depth} levels deep`);
+  if (tooLong) {
+    throw new LayerError(`${where(name, offset)} has a path component over ${LIMITS.componentBytes} bytes`);
   }
 }
 
-/** PAX records (`"%d %s=%s\n"`), values kept as Buffers. Malformed records throw (Go: ErrHeader). */
+/** PAX records (`"%d %s=%s\n"`), values kept as Buffers (views of `body`). Malformed records throw (Go: ErrHeader). */
 export function parsePax(body: Buffer, offset: number): Map<string, Buffer> {
   const records = new Map<string, Buffer>();
-  const bad = (why: string) => new LayerError(`malformed PAX header at offset ${offset}: ${why}`);
+  const size = body.length;
   let i = 0;
-  while (i < body.length) {
-    const sp = body.indexOf(0x20, i);
-    if (sp < 0) throw bad('a record without a length');
-    const lenText = body.toString('latin1', i, sp);
-    if (!/^[0-9]{1,8}$/.test(lenText)) throw bad(`bad record length '${printable(lenText)}'`);
-    const len = Number(lenText);
-    if (len <= sp - i + 1 || i + len > body.length) throw bad('a record length out of bounds');
-    const rec = body.subarray(sp + 1, i + len);
-    if (rec[rec.length - 1] !== 0x0a) throw bad('a record not ending in a newline');
-    const eq = rec.indexOf(0x3d);
-    if (eq <= 0) throw bad('a record without a key');
-    const keyBytes = rec.subarray(0, eq);
-    if (keyBytes.includes(0)) throw bad('a NUL byte in a key');
-    const key = keyBytes.toString('utf8');
-    const value = Buffer.from(rec.subarray(eq + 1, rec.length - 1));
+  while (i < size) {
+    let sp = i;
+    let len = 0;
+    for (; sp < size && body[sp] !== 0x20; sp++) len = len * 10 + (body[sp] - 0x30);
+    if (sp === size) throw badPax(offset, 'a record without a length');
+    for (let j = i; j < sp; j++) {
+      if (body[j] < 0x30 || body[j] > 0x39 || sp - i > 8) {
+        throw badPax(offset, `bad record length '${printable(body.toString('latin1', i, sp))}'`);
+      }
+    }
+    if (sp === i) throw badPax(offset, "bad record length ''");
+    if (len <= sp - i + 1 || i + len > size) throw badPax(offset, 'a record length out of bounds');
+    const end = i + len - 1; // the newline
+    if (body[end] !== 0x0a) throw badPax(offset, 'a record not ending in a newline');
+    let eq = sp + 1;
+    let ascii = true;
+    let nul = false;
+    for (; eq < end && body[eq] !== 0x3d; eq++) {
+      if (body[eq] === 0) nul = true;
+      else if (body[eq] > 0x7f) ascii = false;
+    }
+    if (eq === sp + 1 || eq === end) throw badPax(offset, 'a record without a key');
+    if (nul) throw badPax(offset, 'a NUL byte in a key');
+    const key = body.toString(ascii ? 'latin1' : 'utf8', sp + 1, eq);
+    const value = body.subarray(eq + 1, end);
     if (key.startsWith('GNU.sparse.')) throw new LayerError(`sparse file in PAX header at offset ${offset} (${key})`);
     if ((key === 'path' || key === 'linkpath' || key === 'uname' || key === 'gname') && value.includes(0)) {
-      throw bad(`a NUL byte in '${key}'`);
+      throw badPax(offset, `a NUL byte in '${key}'`);
     }
     records.set(key, value);
     i += len;
@@ -403,19 +536,50 @@ export function parsePax(body: Buffer, offset: number): Map<string, Buffer> {
   return records;
 }
 
-function paxInt(value: Buffer, key: string, where: () => string): number {
-  const s = value.toString('latin1');
-  const n = Number(s);
-  if (!/^[0-9]+$/.test(s) || !Number.isSafeInteger(n)) {
-    throw new LayerError(`${where()} has a bad PAX ${key} '${printable(s)}'`);
+function badPax(offset: number, why: string): LayerError {
+  return new LayerError(`malformed PAX header at offset ${offset}: ${why}`);
+}
+
+function paxInt(value: Buffer, key: string, name: string, offset: number): number {
+  let n = 0;
+  let ok = value.length > 0;
+  for (let i = 0; ok && i < value.length; i++) {
+    const d = value[i] - 0x30;
+    if (d < 0 || d > 9) ok = false;
+    else n = n * 10 + d;
+  }
+  if (!ok || !Number.isSafeInteger(n)) {
+    throw new LayerError(`${where(name, offset)} has a bad PAX ${key} '${printable(value.toString('latin1'))}'`);
   }
   return n;
 }
 
-function paxTime(value: Buffer, key: string, where: () => string): bigint {
-  const s = value.toString('latin1');
-  const m = /^(-?)([0-9]{1,19})(?:\.([0-9]+))?$/.exec(s);
-  if (!m) throw new LayerError(`${where()} has a bad PAX ${key} '${printable(s)}'`);
-  const ns = BigInt(m[2]) * 1_000_000_000n + BigInt((m[3] ?? '').slice(0, 9).padEnd(9, '0'));
-  return m[1] ? -ns : ns;
+/** A PAX time: `[-]seconds[.fraction]` (up to 19 digits of seconds; the fraction cut to nanoseconds). */
+function paxTime(value: Buffer, key: string, name: string, offset: number): bigint {
+  const size = value.length;
+  const negative = size > 0 && value[0] === 0x2d;
+  let i = negative ? 1 : 0;
+  const start = i;
+  let sec = 0;
+  for (; i < size && value[i] >= 0x30 && value[i] <= 0x39; i++) sec = sec * 10 + (value[i] - 0x30);
+  const secDigits = i - start;
+  let nsec = 0;
+  let ok = secDigits >= 1 && secDigits <= 19;
+  if (ok && i < size) {
+    ok = value[i] === 0x2e && i + 1 < size;
+    let scale = 100_000_000;
+    for (i++; ok && i < size; i++, scale /= 10) {
+      const d = value[i] - 0x30;
+      if (d < 0 || d > 9) ok = false;
+      else if (scale >= 1) nsec += d * scale;
+    }
+  }
+  if (!ok) {
+    const s = value.toString('latin1');
+    throw new LayerError(`${where(name, offset)} has a bad PAX ${key} '${printable(s)}'`);
+  }
+  // Up to 15 digits of seconds are exact as a number; more go through the string.
+  const whole = secDigits <= 15 ? BigInt(sec) : BigInt(value.toString('latin1', start, start + secDigits));
+  const ns = whole * 1_000_000_000n + BigInt(nsec);
+  return negative ? -ns : ns;
 }

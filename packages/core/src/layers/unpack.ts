@@ -5,14 +5,19 @@
 //   `zstd -dc` child process: Node 20 has no zstd; the Debian `zstd` package provides it), or plain
 //   tar. bzip2 and anything else are refused. When a media type is given, the sniffed compression must
 //   match it. The uncompressed stream is hashed to its very end (bytes after the end-of-archive blocks
-//   included): that sha256 is the diffID, compared when one is given.
+//   included): that sha256 is the diffID, compared when one is given. An uncompressed layer is hashed
+//   by a worker thread from a ring of shared slots (hash-ring.ts); a compressed one on this thread
+//   (decompression in the thread pool is the slower half there).
 // - Parsing: tar-scan.ts, our own strict reader (PAX values as bytes, limits, no sparse files).
 // - File system work: synchronous calls only, all in LayerWriter, which takes entries and body chunks
 //   and could run unchanged in a worker thread. Every path is resolved by fds inside `dest` with chroot
-//   rules (native resolveInRoot, with a cache of parent directory fds): an absolute symlink in a parent means
-//   dest-relative, `..` never climbs above dest. Missing parents are created 0755 (whatever the umask).
-//   The final component is never followed: it is lstat'ed and, unless old and new are both
-//   directories, removed first.
+//   rules: a parent directory already in this layer is opened one component below its cached parent
+//   with O_NOFOLLOW; anything else (a symlink on the way, a missing or non-directory component, a
+//   layer with lowers) goes through native resolveInRoot (an absolute symlink in a parent means
+//   dest-relative, `..` never climbs above dest). Missing parents are created 0755 (whatever the
+//   umask). The final component is never followed: entries are made relative to the parent's fd
+//   (O_EXCL, O_NOFOLLOW) and, on EEXIST, lstat'ed and, unless old and new are both directories,
+//   removed first.
 // - Overlay format with `lowers`: parents are resolved in the merged view of this layer over its lowers
 //   (copy-up.ts), so `lib/x` over a lower `lib -> usr/lib` lands in `usr/lib` as in flat format, and a
 //   parent missing in this layer is created as a copy of the lower directory (owner, mode, xattrs,
@@ -27,9 +32,11 @@
 //   (containerd and moby refuse): the layer says it is a directory now. Not for whiteouts: a whiteout
 //   below a non-directory hides nothing.
 // - Metadata order: contents, then lchown, then chmod (a chown clears setuid/setgid), then xattrs (a
-//   chown or a write clears security.capability), then times. Modes are set with chmod, so the umask
-//   never bites. Directory times are set at the end, deepest first, because creating children moves
-//   them. Hard links get no metadata of their own (umoci).
+//   chown or a write clears security.capability), then times; a file's through its fd. The chown is
+//   skipped only where a new inode has the archive's owner already (our uid; our gid, or that of a
+//   setgid parent). Modes are set with chmod, so the umask never bites. Directory times are set at the
+//   end, deepest first, because creating children moves them. Hard links get no metadata of their own
+//   (umoci).
 // - Xattrs come from `SCHILY.xattr.*` byte for byte; `trusted.*` is refused (it could steer overlayfs),
 //   `security.selinux` is skipped. EPERM on `user.*` for symlinks and devices (the kernel forbids them)
 //   and ENOTSUP are ignored.
@@ -46,23 +53,24 @@
 //     char device X, an opaque marker becomes `trusted.overlay.opaque=y` on its directory. umoci's two
 //     fixes: plain whiteouts under a directory made opaque by this layer are removed, and a whiteout
 //     that later becomes a parent (or a directory) turns into an opaque directory.
-// - Speed: parent directory fds are cached by lexical directory name (dropped on every removal, bounded
-//   between entries); entries are created first and lstat'ed only on EEXIST. A 566 MiB, 53,633-entry
-//   tar of /usr/share to tmpfs: about 4.5 s here, GNU tar 1.3 s. Not done yet: a worker thread,
+// - Speed (bench/unpack.mjs): parent directory fds are cached by lexical directory name (dropped on
+//   every removal, bounded between entries); entries are created first and lstat'ed only on EEXIST; a
+//   plain layer file is read in 1 MiB slots, two reads in flight, hashed meanwhile. Not done yet:
 //   userns variants (user.overlay.*, no mknod), a decompression-ratio limit.
 // - Errors: a LayerError naming the entry. Dest is left as it was when the error struck; the caller
 //   unpacks into a fresh directory and removes it on failure.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import {
   closeSync,
   createReadStream,
   fchmodSync,
   fchownSync,
+  read as fsRead,
   fstatSync,
   lstatSync,
   openSync,
   readdirSync,
+  readSync,
   rmSync,
   type Stats,
   writeSync,
@@ -77,6 +85,7 @@ import {
   fchmodat,
   fchownat,
   fdPath,
+  futimens,
   hasCode,
   linkat,
   llistxattr,
@@ -98,7 +107,10 @@ import {
   resolveInRoot,
   S_IFBLK,
   S_IFCHR,
+  S_IFDIR,
   S_IFIFO,
+  S_IFLNK,
+  S_IFMT,
   SyscallError,
   symlinkat,
   unlinkat,
@@ -106,6 +118,7 @@ import {
 } from '@builder/native';
 import { LayerError } from '../errors.js';
 import { Lowers } from './copy-up.js';
+import { type Hasher, HashRing, LocalHash } from './hash-ring.js';
 import { type TarEntry, TarScanner } from './tar-scan.js';
 
 export type LayerFormat = 'overlay' | 'flat';
@@ -140,116 +153,218 @@ type Compression = 'gzip' | 'zstd' | 'none';
 const OPAQUE = '.wh..wh..opq';
 /** Non-directories replaced by directories for one path at most (a path has at most this many levels). */
 const LIMIT_REPLACED = 1024;
+const S_ISGID = 0o2000;
 const WH = '.wh.';
+
+/** Read size: large reads keep syscalls and per-chunk work few; one buffer, reused. */
+const CHUNK = 1 << 20;
+/** Reads of a plain layer file in flight while a slot is unpacked. */
+const READ_AHEAD = 2;
+/** Slots of the hash ring (each CHUNK bytes): how far unpacking may run ahead of the diffID hash. */
+const RING_SLOTS = 16;
 
 export async function unpackLayer(
   input: NodeJS.ReadableStream | string,
   dest: string,
   opts: UnpackOptions,
 ): Promise<UnpackResult> {
-  const source: Readable =
-    typeof input === 'string'
-      ? createReadStream(input)
-      : (input as Readable).read
-        ? (input as Readable)
-        : Readable.from(input);
   let bytesIn = 0;
-  const counted = (async function* () {
-    for await (const chunk of source) {
-      bytesIn += chunk.length;
-      opts.onProgress?.(bytesIn);
-      yield chunk as Buffer;
+  const counted = (n: number) => {
+    bytesIn += n;
+    opts.onProgress?.(bytesIn);
+  };
+  let fd = -1;
+  let stream: Readable | undefined;
+  let compression: Compression;
+  let first: Buffer;
+  if (typeof input === 'string') {
+    // A file: sniff its first bytes with a pread; a plain tarball is then read with synchronous reads.
+    try {
+      fd = openSync(input, 'r');
+      const head = Buffer.alloc(6);
+      first = head.subarray(0, readSync(fd, head, 0, head.length, 0));
+      compression = sniff(first);
+    } catch (err) {
+      if (fd >= 0) closeSync(fd);
+      if (err instanceof LayerError) throw err;
+      throw new LayerError(`layer tarball ${input} cannot be read: ${errorText(err)}`, { cause: err });
     }
-  })();
-
-  // Sniff the first bytes.
-  const head: Buffer[] = [];
-  let headLen = 0;
-  let sourceDone = false;
-  while (headLen < 6) {
-    const r = await counted.next();
-    if (r.done) {
-      sourceDone = true;
-      break;
+    if (compression !== 'none') {
+      stream = createReadStream('', { fd, highWaterMark: CHUNK });
+      fd = -1; // the stream closes it
+      first = Buffer.alloc(0);
     }
-    head.push(r.value);
-    headLen += r.value.length;
+  } else {
+    stream = (input as Readable).read ? (input as Readable) : Readable.from(input);
+    first = Buffer.alloc(0);
+    compression = 'none';
   }
-  const first = Buffer.concat(head);
-  const compression = sniff(first);
-  if (opts.mediaType !== undefined) checkMediaType(opts.mediaType, compression);
-  const raw = Readable.from(
-    (async function* () {
-      if (first.length) yield first;
-      if (!sourceDone) yield* counted;
-    })(),
-    { objectMode: false },
-  );
+  const iterator = stream?.[Symbol.asyncIterator]() as AsyncIterator<Buffer> | undefined;
+  const next = async (): Promise<Buffer | undefined> => {
+    const r = await (iterator as AsyncIterator<Buffer>).next();
+    if (r.done) return undefined;
+    counted(r.value.length);
+    return r.value;
+  };
+  let sourceDone = false;
+  try {
+    if (typeof input !== 'string') {
+      // Sniff the first bytes of the stream.
+      const head: Buffer[] = [];
+      let headLen = 0;
+      while (headLen < 6) {
+        const chunk = await next();
+        if (!chunk) {
+          sourceDone = true;
+          break;
+        }
+        head.push(chunk);
+        headLen += chunk.length;
+      }
+      first = head.length === 1 ? head[0] : Buffer.concat(head);
+      compression = sniff(first);
+    }
+    if (opts.mediaType !== undefined) checkMediaType(opts.mediaType, compression);
+  } catch (err) {
+    if (fd >= 0) closeSync(fd);
+    stream?.destroy();
+    throw asReadError(err, compression);
+  }
 
   if (opts.lowers?.length && opts.format !== 'overlay') {
     throw new LayerError('lower layer directories only apply to the overlay format');
   }
   const writer = new LayerWriter(dest, opts.format, opts.lowers);
   const scanner = new TarScanner(writer);
-  const hash = createHash('sha256');
+  // Decompressing costs more than hashing, on a thread pool thread: a compressed layer is hashed here
+  // (no copies, no extra thread competing for the CPU, far less memory).
+  const ring = compression === 'none' ? new HashRing(RING_SLOTS, CHUNK) : undefined;
+  const hasher: Hasher = ring ?? new LocalHash();
+  let total = 0;
+  const scan = (chunk: Buffer) => {
+    total += chunk.length;
+    scanner.push(chunk);
+  };
+  const push = (chunk: Buffer) => {
+    hasher.copy(chunk);
+    scan(chunk);
+  };
   let child: ReturnType<typeof spawn> | undefined;
   let childError = '';
-  let plain: Readable;
-  if (compression === 'gzip') {
-    plain = raw.pipe(createGunzip());
-    raw.on('error', (e) => plain.destroy(e));
-  } else if (compression === 'zstd') {
-    const zstd = spawn('zstd', ['-dc', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    child = zstd;
-    zstd.stdin.on('error', () => {}); // EPIPE when zstd fails early: its exit status says why
-    zstd.stderr.on('data', (d: Buffer) => {
-      childError += d.toString();
-    });
-    raw.pipe(zstd.stdin);
-    plain = zstd.stdout;
-  } else {
-    plain = raw;
-  }
-  const exited = child
-    ? new Promise<number | null>((resolve, reject) => {
-        child?.on('error', (e) => reject(new LayerError(`cannot run zstd: ${e.message}`, { cause: e })));
-        child?.on('close', (code) => resolve(code));
-      })
-    : Promise.resolve(0);
-  exited.catch(() => {});
-
-  let total = 0;
+  let plain: Readable | undefined;
+  let raw: Readable | undefined;
   try {
-    try {
-      for await (const chunk of plain) {
-        total += chunk.length;
-        hash.update(chunk);
-        scanner.push(chunk);
+    if (fd >= 0 && ring) {
+      // Straight into the ring's slots, READ_AHEAD reads in flight (in the thread pool, at their
+      // offsets) while a slot is unpacked.
+      if (fstatSync(fd).size >= (RING_SLOTS * CHUNK) / 4) ring.startWorker();
+      const file = fd;
+      const reads: { buf: Buffer; at: number; n: Promise<number> }[] = [];
+      let pos = 0;
+      const issue = () => {
+        const buf = ring.slotAt(reads.length);
+        const at = pos;
+        pos += CHUNK;
+        const n = new Promise<number>((resolve, reject) =>
+          fsRead(file, buf, 0, CHUNK, at, (err, got) => (err ? reject(asReadError(err, compression)) : resolve(got))),
+        );
+        n.catch(() => {});
+        reads.push({ buf, at, n });
+      };
+      try {
+        while (reads.length < READ_AHEAD) issue();
+        for (;;) {
+          const head = reads.shift() as (typeof reads)[number];
+          const n = await head.n;
+          if (n === 0) break;
+          counted(n);
+          ring.commit(n);
+          if (n < CHUNK) {
+            // The end, or a short read: the reads after it started at the wrong offset.
+            for (const r of reads.splice(0)) await r.n.catch(() => 0);
+            pos = head.at + n;
+          }
+          while (reads.length < READ_AHEAD) issue();
+          scan(head.buf.subarray(0, n));
+        }
+      } finally {
+        // No read may still be in flight when the fd is closed.
+        for (const r of reads.splice(0)) await r.n.catch(() => 0);
       }
-    } catch (err) {
-      if (err instanceof LayerError) throw err;
-      const msg = err instanceof Error ? err.message : String(err);
-      throw new LayerError(`layer tarball cannot be read (${compression}): ${msg}`, { cause: err });
+    } else if (compression === 'none') {
+      if (first.length) push(first);
+      try {
+        for (let chunk = sourceDone ? undefined : await next(); chunk; chunk = await next()) push(chunk);
+      } catch (err) {
+        throw asReadError(err, compression);
+      }
+    } else {
+      raw = Readable.from(
+        (async function* () {
+          if (first.length) yield first;
+          if (sourceDone) return;
+          for (let chunk = await next(); chunk; chunk = await next()) yield chunk;
+        })(),
+        { objectMode: false },
+      );
+      if (compression === 'gzip') {
+        plain = raw.pipe(createGunzip({ chunkSize: GUNZIP_CHUNK }));
+        raw.on('error', (e) => plain?.destroy(e));
+      } else {
+        const zstd = spawn('zstd', ['-dc', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+        child = zstd;
+        zstd.stdin.on('error', () => {}); // EPIPE when zstd fails early: its exit status says why
+        zstd.stderr.on('data', (d: Buffer) => {
+          childError += d.toString();
+        });
+        raw.pipe(zstd.stdin);
+        plain = zstd.stdout;
+      }
+      const exited = child
+        ? new Promise<number | null>((resolve, reject) => {
+            child?.on('error', (e) => reject(new LayerError(`cannot run zstd: ${e.message}`, { cause: e })));
+            child?.on('close', (code) => resolve(code));
+          })
+        : Promise.resolve(0);
+      exited.catch(() => {});
+      try {
+        for await (const chunk of plain) push(chunk as Buffer);
+      } catch (err) {
+        throw asReadError(err, compression);
+      }
+      const code = await exited;
+      if (code !== 0) throw new LayerError(`zstd -dc failed (exit ${code}): ${childError.trim()}`);
     }
-    const code = await exited;
-    if (code !== 0) throw new LayerError(`zstd -dc failed (exit ${code}): ${childError.trim()}`);
     if (total === 0) throw new LayerError('layer tarball is empty (0 bytes after decompression)');
     scanner.finish();
     writer.finish();
   } catch (err) {
     writer.abort();
+    hasher.abort();
     child?.kill();
-    raw.destroy();
-    plain.destroy();
+    raw?.destroy();
+    plain?.destroy();
+    stream?.destroy();
     if (err instanceof LayerError) throw err;
-    const msg = err instanceof Error ? err.message : String(err);
-    throw new LayerError(`cannot unpack layer: ${msg}`, { cause: err });
+    throw new LayerError(`cannot unpack layer: ${errorText(err)}`, { cause: err });
+  } finally {
+    if (fd >= 0) closeSync(fd);
   }
-  const diffId = `sha256:${hash.digest('hex')}`;
+  const diffId = hasher.digest();
   if (opts.diffId !== undefined && opts.diffId !== diffId) {
     throw new LayerError(`layer diffID mismatch: expected ${opts.diffId}, got ${diffId}`);
   }
   return { diffId, entries: scanner.entries, size: total, copiedUp: writer.copiedUp };
+}
+
+/** zlib's output chunk size: fewer, larger chunks through the async iteration. */
+const GUNZIP_CHUNK = 256 << 10;
+
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+function asReadError(err: unknown, compression: Compression): LayerError {
+  if (err instanceof LayerError) return err;
+  return new LayerError(`layer tarball cannot be read (${compression}): ${errorText(err)}`, { cause: err });
 }
 
 function sniff(b: Buffer): Compression {
@@ -277,8 +392,25 @@ function checkMediaType(mediaType: string, found: Compression): void {
   }
 }
 
+/** A name with an empty, `.` or `..` component (after leading `./` and slashes at both ends are cut). */
+const UNCLEAN = /(^|\/)\.\.?(\/|$)|\/\//;
+
 /** Clean a name lexically inside the root: `null` for the root itself; throws when it climbs out. */
 export function cleanName(name: string, what: string): string | null {
+  let start = 0;
+  let end = name.length;
+  for (;;) {
+    if (name.charCodeAt(start) === 0x2f) start++;
+    else if (name.startsWith('./', start)) start += 2;
+    else break;
+  }
+  while (end > start && name.charCodeAt(end - 1) === 0x2f) end--;
+  if (start === end) return null;
+  const cut = name.slice(start, end);
+  return UNCLEAN.test(cut) ? cleanSlow(name, what) : cut;
+}
+
+function cleanSlow(name: string, what: string): string | null {
   const out: string[] = [];
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
@@ -292,7 +424,11 @@ export function cleanName(name: string, what: string): string | null {
 
 const parentOf = (p: string) => (p.lastIndexOf('/') <= 0 ? '/' : p.slice(0, p.lastIndexOf('/')));
 const join = (dir: string, name: string) => (dir === '/' ? `/${name}` : `${dir}/${name}`);
-const depth = (p: string) => p.split('/').length;
+function depth(p: string): number {
+  let n = 0;
+  for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1)) n++;
+  return n;
+}
 
 interface Parent {
   /** O_PATH fd of the parent directory (owned by the cache). */
@@ -300,7 +436,23 @@ interface Parent {
   /** Resolved path of the parent inside the root. */
   path: string;
   name: string;
+  dir: CachedDir;
 }
+
+interface CachedDir {
+  /** O_PATH fd of the directory (owned by the cache). */
+  fd: number;
+  /** Resolved path inside the root. */
+  path: string;
+  /** Its group and setgid bit when it was opened (what new inodes in it inherit). */
+  gid: number;
+  setgid: boolean;
+  /** Its path and all its ancestors are in upperPaths. */
+  marked?: boolean;
+}
+
+/** Parent directory fds kept open at most (the cache is emptied between entries when it reaches this). */
+const CACHE_MAX = 256;
 
 interface Times {
   atimeNs: bigint;
@@ -319,11 +471,15 @@ export class LayerWriter {
   private readonly whiteouts = new Set<string>();
   private readonly opaqueDirs = new Set<string>();
   private readonly dirTimes = new Map<string, Times>();
-  private readonly dirCache = new Map<string, { fd: number; path: string }>();
-  private file?: { fd: number; entry: TarEntry; parentFd: number; name: string; path: string };
+  private readonly dirCache = new Map<string, CachedDir>();
+  private file?: { fd: number; entry: TarEntry; parentFd: number; name: string; path: string; chown: boolean };
   private readonly lowers?: Lowers;
   /** What copy-ups put in this layer (resolved paths): a later opaque marker of this layer hides it. */
   private readonly copies = new Set<string>();
+  /** Owner group and setgid bit of the directories this layer set metadata on (newer than the cache's fstat). */
+  private readonly dirOwners = new Map<string, { gid: number; setgid: boolean }>();
+  private readonly euid = process.geteuid?.() ?? -1;
+  private readonly egid = process.getegid?.() ?? -1;
 
   constructor(
     dest: string,
@@ -348,7 +504,7 @@ export class LayerWriter {
 
   entry(e: TarEntry): void {
     // Bound the cache between entries, never while an entry holds one of its fds.
-    if (this.dirCache.size >= 256) this.dropCache();
+    if (this.dirCache.size >= CACHE_MAX) this.dropCache();
     try {
       this.apply(e);
     } catch (err) {
@@ -369,13 +525,14 @@ export class LayerWriter {
     this.file = undefined;
     try {
       try {
-        fchownSync(f.fd, e.uid, e.gid);
+        if (f.chown) fchownSync(f.fd, e.uid, e.gid);
         fchmodSync(f.fd, e.mode);
+        if (e.xattrs.size) this.setXattrs(f.parentFd, f.name, e, false); // created with O_EXCL: it has none yet
+        const t = times(e);
+        futimens(f.fd, t.atimeNs, t.mtimeNs);
       } finally {
-        closeSync(f.fd);
+        closeFd(f.fd);
       }
-      this.setXattrs(f.parentFd, f.name, e, false); // created with O_EXCL: it has none yet
-      this.setTimes(f.parentFd, f.name, e);
     } catch (err) {
       throw asLayerError(err, e);
     }
@@ -383,14 +540,17 @@ export class LayerWriter {
 
   /** Directory times, deepest first. */
   finish(): void {
-    const dirs = [...this.dirTimes.entries()].sort((a, b) => depth(b[0]) - depth(a[0]));
-    for (const [path, t] of dirs) {
-      const r = resolveInRoot(this.rootFd, path);
-      try {
-        utimensat(AT_FDCWD, fdPath(r.fd), t.atimeNs, t.mtimeNs);
-      } finally {
-        closeFd(r.fd);
+    // Deepest first, siblings together: their parent's fd comes from the cache.
+    const dirs = [...this.dirTimes].map(([path, t]) => ({ path, t, depth: depth(path) }));
+    dirs.sort((a, b) => b.depth - a.depth || (a.path < b.path ? -1 : 1));
+    for (const { path, t } of dirs) {
+      if (path === '/') {
+        utimensat(AT_FDCWD, fdPath(this.rootFd), t.atimeNs, t.mtimeNs); // the root entry's times
+        continue;
       }
+      if (this.dirCache.size >= CACHE_MAX) this.dropCache();
+      const p = this.parent(path.slice(1), false);
+      utimensat(p.fd, p.name, t.atimeNs, t.mtimeNs, AT_SYMLINK_NOFOLLOW);
     }
     this.dirTimes.clear();
     this.dropCache();
@@ -400,7 +560,7 @@ export class LayerWriter {
 
   abort(): void {
     if (this.file) {
-      closeSync(this.file.fd);
+      closeFd(this.file.fd);
       this.file = undefined;
     }
     this.dropCache();
@@ -428,38 +588,13 @@ export class LayerWriter {
     let parent = this.parent(clean, true);
     const path = join(parent.path, parent.name);
     const name = parent.name;
-    const wasWhiteout = this.whiteouts.delete(path);
+    const wasWhiteout = this.whiteouts.size > 0 && this.whiteouts.delete(path);
     // Create first; only when the name is taken, look at what is there. A fresh layer directory never
     // pays for an lstat.
     let fileFd = -1;
-    const make = (pfd: number): void => {
-      switch (e.type) {
-        case 'dir':
-          mkdirat(pfd, name, 0o700);
-          break;
-        case 'file':
-          // Through /proc/self/fd/N: the parent is pinned by its fd; O_EXCL never follows a final symlink.
-          fileFd = openSync(
-            this.procPath(pfd, name),
-            O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
-            0o600,
-          );
-          break;
-        case 'symlink':
-          symlinkat(e.linkname, pfd, name);
-          break;
-        case 'link':
-          this.link(e, pfd, name);
-          break;
-        default: {
-          const kind = e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO;
-          mknodat(pfd, name, kind | 0o600, makedev(e.devmajor, e.devminor));
-        }
-      }
-    };
     let keptDir = false;
     try {
-      make(parent.fd);
+      fileFd = this.make(e, parent.fd, name);
     } catch (err) {
       if (!hasCode(err, 'EEXIST')) throw err;
       const old = this.lstatAt(parent.fd, name);
@@ -468,33 +603,40 @@ export class LayerWriter {
       } else {
         if (old) this.remove(parent.fd, name, path, old);
         parent = this.parent(clean, true); // remove() closed the cached fds
-        make(parent.fd);
+        fileFd = this.make(e, parent.fd, name);
       }
     }
     const pfd = parent.fd;
-    this.markUpper(path);
+    this.upperPaths.add(path);
+    if (!parent.dir.marked) {
+      this.markUpper(parent.path); // once per cached parent: its ancestors are in already
+      parent.dir.marked = true;
+    }
+    // A new inode already has the right owner when the archive wants ours: skip the chown.
+    const chown = keptDir || !this.ownsNew(parent.dir, e);
     switch (e.type) {
       case 'dir':
-        fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
+        if (chown) fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
         fchmodat(pfd, name, e.mode);
+        this.dirOwners.set(path, { gid: e.gid, setgid: (e.mode & S_ISGID) !== 0 });
         this.setXattrs(pfd, name, e, keptDir);
         if (wasWhiteout) this.makeOpaque(pfd, name, path);
         this.dirTimes.set(path, times(e));
         break;
       case 'file':
-        this.file = { fd: fileFd, entry: e, parentFd: pfd, name, path };
+        this.file = { fd: fileFd, entry: e, parentFd: pfd, name, path, chown };
         break; // metadata in entryEnd, after the body
       case 'symlink':
-        fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
-        this.setXattrs(pfd, name, e, false);
+        if (chown) fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
+        if (e.xattrs.size) this.setXattrs(pfd, name, e, false);
         this.setTimes(pfd, name, e);
         break;
       case 'link':
         break; // a hard link has no metadata of its own
       default:
-        fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
+        if (chown) fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
         fchmodat(pfd, name, e.mode);
-        this.setXattrs(pfd, name, e, false);
+        if (e.xattrs.size) this.setXattrs(pfd, name, e, false);
         this.setTimes(pfd, name, e);
     }
   }
@@ -505,6 +647,40 @@ export class LayerWriter {
     fchmodat(this.rootFd, '.', e.mode);
     this.setXattrs(this.rootFd, '', e, true);
     this.dirTimes.set('/', times(e));
+  }
+
+  /** Create the entry's inode; for a file, returns its fd (open for writing). */
+  private make(e: TarEntry, pfd: number, name: string): number {
+    switch (e.type) {
+      case 'dir':
+        mkdirat(pfd, name, 0o700);
+        return -1;
+      case 'file':
+        // Relative to the pinned parent; O_EXCL never follows a final symlink.
+        return openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0o600);
+      case 'symlink':
+        symlinkat(e.linkname, pfd, name);
+        return -1;
+      case 'link':
+        this.link(e, pfd, name);
+        return -1;
+      default: {
+        const kind = e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO;
+        mknodat(pfd, name, kind | 0o600, makedev(e.devmajor, e.devminor));
+        return -1;
+      }
+    }
+  }
+
+  /**
+   * Whether an inode this process just created in `dir` is owned by the entry's uid and gid already:
+   * the owner is our euid; the group is the directory's when it is setgid, else our egid (or, on a
+   * `grpid` mount, the directory's: so only a directory of our own group counts).
+   */
+  private ownsNew(dir: CachedDir, e: TarEntry): boolean {
+    if (e.uid !== this.euid) return false;
+    const owner = this.dirOwners.get(dir.path) ?? dir;
+    return owner.setgid ? e.gid === owner.gid : e.gid === this.egid && owner.gid === this.egid;
   }
 
   private link(e: TarEntry, pfd: number, name: string): void {
@@ -762,26 +938,48 @@ export class LayerWriter {
    */
   private parent(clean: string, create: boolean, replace = create): Parent {
     const i = clean.lastIndexOf('/');
-    const dir = i < 0 ? '' : clean.slice(0, i);
-    const name = clean.slice(i + 1);
-    let hit = this.dirCache.get(dir);
-    if (!hit) {
-      const r = create ? this.makeDirs(dir, replace) : resolveInRoot(this.rootFd, dir);
-      const st = fstatSync(r.fd);
-      if (!st.isDirectory()) {
-        closeFd(r.fd);
-        throw new SyscallError('resolve', 20 /* ENOTDIR */, r.path);
+    const hit = this.dir(i < 0 ? '' : clean.slice(0, i), create, replace);
+    return { fd: hit.fd, path: hit.path, name: clean.slice(i + 1), dir: hit };
+  }
+
+  /**
+   * The directory at the lexical path `dir` ('' is the root), from the cache; else, when it is a plain
+   * directory of this layer, opened one component below its (cached) parent with O_NOFOLLOW; else
+   * (a symlink on the way, something missing or not a directory, a layer with lowers) resolved from
+   * the root with chroot rules, created (`create`), non-directories replaced (`replace`), by makeDirs.
+   */
+  private dir(dir: string, create: boolean, replace = create): CachedDir {
+    const cached = this.dirCache.get(dir);
+    if (cached) return cached;
+    let r: { fd: number; path: string } | undefined;
+    if (dir === '') {
+      r = { fd: openat(this.rootFd, '.', O_PATH | O_CLOEXEC), path: '/' };
+    } else if (!this.lowers) {
+      const i = dir.lastIndexOf('/');
+      const up = this.dir(i < 0 ? '' : dir.slice(0, i), create, replace);
+      const name = dir.slice(i + 1);
+      try {
+        const fd = openat(up.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if ((fstatSync(fd).mode & S_IFMT) === S_IFDIR) r = { fd, path: join(up.path, name) };
+        else closeFd(fd);
+      } catch (err) {
+        if (!hasCode(err, 'ENOENT')) throw err;
       }
-      // Flat format: a directory of a lower layer that this layer changes without an entry of its own
-      // keeps its times (umoci; the overlay format copies them from the lower, copy-up.ts).
-      if (this.format === 'flat' && !this.dirTimes.has(r.path)) {
-        const big = fstatSync(r.fd, { bigint: true });
-        this.dirTimes.set(r.path, { atimeNs: big.atimeNs, mtimeNs: big.mtimeNs });
-      }
-      hit = { fd: r.fd, path: r.path };
-      this.dirCache.set(dir, hit);
     }
-    return { fd: hit.fd, path: hit.path, name };
+    r ??= create ? this.makeDirs(dir, replace) : resolveInRoot(this.rootFd, dir);
+    const st = fstatSync(r.fd, { bigint: true });
+    if (!st.isDirectory()) {
+      closeFd(r.fd);
+      throw new SyscallError('resolve', 20 /* ENOTDIR */, r.path);
+    }
+    // Flat format: a directory of a lower layer that this layer changes without an entry of its own
+    // keeps its times (umoci; the overlay format copies them from the lower, copy-up.ts).
+    if (this.format === 'flat' && !this.dirTimes.has(r.path)) {
+      this.dirTimes.set(r.path, { atimeNs: st.atimeNs, mtimeNs: st.mtimeNs });
+    }
+    const hit: CachedDir = { fd: r.fd, path: r.path, gid: Number(st.gid), setgid: (Number(st.mode) & S_ISGID) !== 0 };
+    this.dirCache.set(dir, hit);
+    return hit;
   }
 
   /**
@@ -841,6 +1039,9 @@ export class LayerWriter {
       rmSync(this.procPath(pfd, name), { recursive: true, force: true });
       for (const key of [...this.dirTimes.keys()]) {
         if (key === path || key.startsWith(`${path}/`)) this.dirTimes.delete(key);
+      }
+      for (const key of [...this.dirOwners.keys()]) {
+        if (key === path || key.startsWith(`${path}/`)) this.dirOwners.delete(key);
       }
       for (const w of [...this.whiteouts]) if (w.startsWith(`${path}/`)) this.whiteouts.delete(w);
       this.opaqueDirs.delete(path);
