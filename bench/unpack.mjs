@@ -2,7 +2,8 @@
 // Layer unpack throughput: builder's unpacker next to GNU tar, on a Debian rootfs tarball.
 //
 // Cases, each a whole process timed from spawn to exit with process.hrtime.bigint():
-//   builder  node bench/unpack-layer.mjs LAYER DEST   (@builder/core's bundle, unpackLayer, overlay format)
+//   builder  node bench/unpack-layer.mjs LAYER DEST   (@builder/core/unpack: the layer store's worker
+//            thread reading the file and checking its digest, overlay format)
 //   GNU tar  tar -xpf LAYER -C DEST / tar -xzpf ...   (as root GNU tar restores owners and modes)
 // for a plain `.tar` and a `.tar.gz` of the same tree, into fresh directories on a tmpfs that the
 // benchmark mounts (in a private mount namespace: nothing is left mounted, even after a kill -9) and
@@ -33,18 +34,22 @@
 //   node bench/unpack.mjs --tar /var/tmp/bench/rootfs.tar --tar-gz /var/tmp/bench/rootfs.tar.gz
 //   node bench/unpack.mjs --runs 20 --only tar --fs tmpfs       (more rounds; a subset of the cases)
 //   node bench/unpack.mjs --json
-//   node bench/unpack.mjs --core /path/to/other/packages/core/bundle/index.js    (another build)
+//   node bench/unpack.mjs --core /path/to/other/packages/core/bundle/unpack.js    (another build)
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   accessSync,
+  closeSync,
   constants,
   existsSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   readlinkSync,
+  readSync,
   renameSync,
   rmSync,
   statfsSync,
@@ -56,7 +61,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const CHILD = fileURLToPath(new URL('./unpack-layer.mjs', import.meta.url));
-const CORE_BUNDLE = fileURLToPath(new URL('../packages/core/bundle/index.js', import.meta.url));
+const CORE_BUNDLE = fileURLToPath(new URL('../packages/core/bundle/unpack.js', import.meta.url));
 const TARGET = 1.5; // builder / GNU tar, paired median, per filesystem and format
 const GOAL = 1.2;
 const RSS_TARGET_MIB = 128;
@@ -79,7 +84,7 @@ const USAGE = `usage: node bench/unpack.mjs [options]
   --disk-dir DIR    where the disk trees go (default /var/tmp)
   --cache-dir DIR   where a built rootfs tarball is kept (default ${DEFAULT_CACHE})
   --mirror URL      Debian mirror for debootstrap (default: debootstrap's own)
-  --core FILE       another build of @builder/core's bundle (index.js) for builder's cases, to
+  --core FILE       another build of @builder/core/unpack's bundle (unpack.js) for builder's cases, to
                     compare builds (default: this repository's packages/core/bundle)
   --json            JSON output
 `;
@@ -222,6 +227,23 @@ function uncompressedSize(file, gz) {
   return Number(r.stdout.trim());
 }
 
+/** `sha256:<hex>` of a file (once per input, before the timed rounds). */
+function fileDigest(file) {
+  const hash = createHash('sha256');
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      hash.update(buf.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return `sha256:${hash.digest('hex')}`;
+}
+
 // ---- cases ------------------------------------------------------------------------------------
 
 function makeCases(inputs, options, dirs) {
@@ -307,7 +329,11 @@ function timeOnce(c, dest) {
   const argv = c.argv(dest);
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
-    const env = c.tool === 'builder' && c.core ? { ...process.env, BUILDER_CORE: c.core } : process.env;
+    // The blob's digest, as an image would give it: the worker checks it while it reads.
+    const env =
+      c.tool === 'builder'
+        ? { ...process.env, LAYER_DIGEST: c.input.digest, ...(c.core ? { BUILDER_CORE: c.core } : {}) }
+        : process.env;
     const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env });
     active = child;
     const sampler = c.tool === 'gnutar' ? new RssSampler(child.pid) : undefined;
@@ -598,11 +624,11 @@ async function main() {
   const inputs = {};
   if (options.formats.includes('tar')) {
     if (!tarFile) throw new BenchError('the .tar case needs --tar FILE (or neither --tar nor --tar-gz)');
-    inputs.tar = { file: tarFile, bytes: statSync(tarFile).size };
+    inputs.tar = { file: tarFile, bytes: statSync(tarFile).size, digest: fileDigest(tarFile) };
   }
   if (options.formats.includes('tar.gz')) {
     const file = options.tarGz ?? gzipOf(tarFile, options, say);
-    inputs['tar.gz'] = { file, bytes: uncompressedSize(file, true) };
+    inputs['tar.gz'] = { file, bytes: uncompressedSize(file, true), digest: fileDigest(file) };
   }
   const bytes = Math.max(...Object.values(inputs).map((i) => i.bytes));
 

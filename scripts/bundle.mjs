@@ -1,7 +1,7 @@
 // Bundles for start-up speed: ESM loading costs about 1.5 ms per module file on Node 20, and
 // unbundled inversify alone costs ≈ 150 ms (DESIGN.md §6). tsc has already compiled to dist/; each
 // bundle is made from that JavaScript, so decorators are already lowered.
-//   @builder/core:    index, di, launcher and unpack-worker share chunks, so the engine and every plugin
+//   @builder/core:    index, di, launcher, unpack and unpack-worker share chunks, so the engine and every plugin
 //                     that imports `@builder/core/di` use one inversify.
 //   @builder/plugins: one file; core stays external (shared).
 //   @builder/native:  the stage entry as one file; koffi stays external (native binary).
@@ -29,6 +29,7 @@ await Promise.all([
       index: 'dist/index.js',
       di: 'dist/di.js',
       launcher: 'dist/run/stage-launcher.js',
+      unpack: 'dist/unpack.js',
       'unpack-worker': 'dist/layers/unpack-worker.js',
     },
     outdir: 'bundle',

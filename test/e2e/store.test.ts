@@ -146,6 +146,24 @@ describe('builder images and builder prune', () => {
     expect(JSON.parse((await builder(['prune', '--root', root, '--all', '--json'])).stdout).layers).toHaveLength(2);
   });
 
+  it('a corrupted layer blob is one error line naming the image and the layer; nothing of it is kept', async () => {
+    const layout = join(work, 'L-corrupt');
+    execFileSync('cp', ['-a', join(work, 'L'), layout]);
+    const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
+    const blob = (d: string) => join(layout, 'blobs/sha256', d.slice(7));
+    const manifest = JSON.parse(readFileSync(blob(index.manifests[0].digest), 'utf8'));
+    const top = manifest.layers[1].digest as string;
+    const data = readFileSync(blob(top));
+    data[data.length - 10] ^= 0xff; // same size, other bytes
+    writeFileSync(blob(top), data);
+    const ref = `oci:${layout}:base`;
+    const r = await builder(['run', '--root', root, '--image', ref, '--', 'true']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(new RegExp(`^Error: ${ref}: layer ${top}: .*(digest mismatch|cannot be read).*\n$`));
+    expect(layerDirs()).toHaveLength(1); // the bottom layer, which is fine
+    expect(readdirSync(join(root, 'tmp'))).toEqual([]);
+  });
+
   it('an empty or missing store lists nothing and prunes nothing', async () => {
     const missing = join(root, 'nothing-here');
     expect(JSON.parse((await builder(['images', '--root', missing, '--json'])).stdout)).toEqual([]);

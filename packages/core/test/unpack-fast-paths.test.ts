@@ -106,7 +106,11 @@ test('a layer file of exactly 2 MiB, 2 MiB + 512 and 1 MiB - 512 (reads end on a
     const file = join(work, `exact-${size}.tar`);
     writeFileSync(file, data);
     const dest = fresh();
-    expect(await unpackLayer(file, dest, { format: 'overlay' })).toMatchObject({ diffId: sha(data), entries: 1, size: data.length });
+    expect(await unpackLayer(file, dest, { format: 'overlay' })).toMatchObject({
+      diffId: sha(data),
+      entries: 1,
+      size: data.length,
+    });
     expect(readFileSync(join(dest, 'f'), 'utf8')).toBe('x'.repeat(1000));
   }
 });
@@ -275,4 +279,26 @@ test('a layer file that cannot be read is a LayerError naming it', async () => {
     new LayerError(`layer tarball ${missing} cannot be read: ENOENT: no such file or directory, open '${missing}'`),
   );
   await expect(unpackLayer(work, fresh(), { format: 'overlay' })).rejects.toBeInstanceOf(LayerError);
+});
+
+test("a layer file's blob digest and size are checked when given (plain and gzip)", async () => {
+  const plain = tar([{ name: 'f', data: 'blob\n' }]);
+  const gz = gzipSync(plain);
+  const files = { plain: join(work, 'blob.tar'), gz: join(work, 'blob.tar.gz') };
+  writeFileSync(files.plain, plain);
+  writeFileSync(files.gz, gz);
+  const wrong = `sha256:${'2'.repeat(64)}`;
+  for (const [file, data] of [
+    [files.plain, plain],
+    [files.gz, gz],
+  ] as const) {
+    const ok = await unpackLayer(file, fresh(), { format: 'overlay', blob: { digest: sha(data), size: data.length } });
+    expect(ok.diffId).toBe(sha(plain));
+    await expect(
+      unpackLayer(file, fresh(), { format: 'overlay', blob: { digest: wrong, size: data.length } }),
+    ).rejects.toThrow(`layer blob digest mismatch: expected ${wrong}, got ${sha(data)}`);
+    await expect(
+      unpackLayer(file, fresh(), { format: 'overlay', blob: { digest: sha(data), size: data.length + 1 } }),
+    ).rejects.toThrow(`layer blob size mismatch: expected ${data.length + 1} bytes, read ${data.length}`);
+  }
 });

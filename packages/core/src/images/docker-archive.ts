@@ -124,6 +124,7 @@ export async function readDockerArchive(dir: string, ref: string | undefined, wh
       compression,
       size,
       open: () => openVerified(file, d, size, layerWhat),
+      file,
     });
   }
   return { id: configDigest ?? (await fileDigest(configFile)), layers, config };

@@ -130,6 +130,7 @@ export class OciLayout {
         compression,
         size: ld.size,
         open: () => openVerified(file, ld.digest, ld.size, what),
+        file,
       });
     }
     return { id: configDesc.digest, layers, config };

@@ -75,6 +75,7 @@ async function readRootfsTar(file: string, what: string): Promise<ImageManifest>
         compression,
         size,
         open: () => openVerified(file, digest, size, what),
+        file,
       },
     ],
     config: {},

@@ -166,7 +166,14 @@ export class LayerStore {
         const known = layer.diffId ?? this.blobDiffId(layer.digest);
         let hit = known === undefined ? undefined : this.find(known, parentChain);
         if (hit) progress('cached', layer.size, known);
-        else hit = await this.unpack(layer, known, parentChain, this.lowers(found), progress, run, signal);
+        else
+          hit = await this.unpack(layer, known, parentChain, this.lowers(found), progress, run, signal).catch(
+            (err: unknown) => {
+              // Name the image and the layer: the unpacker names only the entry.
+              if (err instanceof LayerError) throw new LayerError(`${name}: layer ${layer.digest}: ${err.message}`);
+              throw err;
+            },
+          );
         found.push({ ...hit, record: this.readLayerRecord(hit.key) });
         parentChain = chainOf(parentChain, hit.diffId);
       }
@@ -251,12 +258,14 @@ export class LayerStore {
         const diff = join(tmp, 'diff');
         mkdirSync(diff, { mode: 0o755 });
         progress('unpacking', 0);
+        // A blob that is a file is read by the worker itself, its digest checked there.
         const result = await unpackInWorker(
-          layer.open(),
+          layer.file === undefined ? layer.open() : { file: layer.file },
           diff,
           {
             format: 'overlay',
             ...(known === undefined ? {} : { diffId: known }),
+            ...(layer.file === undefined ? {} : { blob: { digest: layer.digest, size: layer.size } }),
             mediaType: layer.mediaType,
             lowers,
             onProgress: (bytes) => progress('unpacking', bytes),

@@ -9,15 +9,20 @@ import { Worker } from 'node:worker_threads';
 import { ImageError, LayerError } from '../errors.js';
 import type { UnpackOptions, UnpackResult } from './unpack.js';
 
-/** What the worker is started with. */
+/** What the worker is started with: a file to read itself, or none (the bytes come as messages). */
 export interface WorkerInit {
   dest: string;
   options: Omit<UnpackOptions, 'onProgress'>;
+  file?: string;
 }
 /** Messages to the worker: a chunk of the tarball, its end, or why it stops. */
 export type ToWorker = { chunk: Uint8Array } | { end: true } | { abort: string };
 /** Messages from the worker. */
-export type FromWorker = { more: true } | { done: UnpackResult } | { error: { name: string; message: string } };
+export type FromWorker =
+  | { more: true }
+  | { progress: number }
+  | { done: UnpackResult }
+  | { error: { name: string; message: string } };
 
 let workerFile: string | undefined;
 
@@ -28,24 +33,28 @@ function workerPath(): string {
 }
 
 /**
- * unpackLayer() in a worker thread: the same options, results and errors. When `signal` aborts, the
- * worker is stopped and the promise rejects with the signal's reason once it has exited.
+ * unpackLayer() in a worker thread: the same options, results and errors. The input is a stream, read
+ * here and handed over, or a file (`{ file }`), which the worker reads itself (faster: no copies, no
+ * messages; give `options.blob` to have its digest checked). When `signal` aborts, the worker is
+ * stopped and the promise rejects with the signal's reason once it has exited.
  */
 export function unpackInWorker(
-  input: NodeJS.ReadableStream,
+  input: NodeJS.ReadableStream | { file: string },
   dest: string,
   options: UnpackOptions,
   signal?: AbortSignal,
 ): Promise<UnpackResult> {
   const { onProgress, ...rest } = options;
-  const init: WorkerInit = { dest, options: rest };
+  const file = 'file' in input ? input.file : undefined;
+  const init: WorkerInit = { dest, options: rest, ...(file === undefined ? {} : { file }) };
   const worker = new Worker(workerPath(), { workerData: init });
-  const chunks = (input as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  const chunks = file === undefined ? (input as AsyncIterable<Buffer>)[Symbol.asyncIterator]() : undefined;
   let bytes = 0;
   let readError: unknown;
   let outcome: { done: UnpackResult } | { error: { name: string; message: string } } | undefined;
 
   const feed = async (): Promise<void> => {
+    if (!chunks) return;
     try {
       const r = await chunks.next();
       if (r.done) {
@@ -70,6 +79,7 @@ export function unpackInWorker(
   return new Promise<UnpackResult>((resolve, reject) => {
     worker.on('message', (m: FromWorker) => {
       if ('more' in m) void feed();
+      else if ('progress' in m) onProgress?.(m.progress);
       else outcome = m;
     });
     worker.on('error', (err) => {
@@ -82,7 +92,7 @@ export function unpackInWorker(
       else if (readError !== undefined) reject(readError);
       else if (outcome && 'done' in outcome) resolve(outcome.done);
       else reject(rebuild(outcome?.error ?? { name: 'Error', message: 'the unpack worker stopped' }));
-      (input as { destroy?: () => void }).destroy?.();
+      if (!file) (input as { destroy?: () => void }).destroy?.();
     });
   });
 }

@@ -60,6 +60,7 @@
 // - Errors: a LayerError naming the entry. Dest is left as it was when the error struck; the caller
 //   unpacks into a fresh directory and removes it on failure.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   closeSync,
   createReadStream,
@@ -132,6 +133,11 @@ export interface UnpackOptions {
   /** Called with the number of (compressed) input bytes read so far. */
   onProgress?: (bytesIn: number) => void;
   /**
+   * The input's own digest and size (of the blob as given, compressed or not), checked once it is read
+   * to its end: for a file read here rather than through a verifying stream.
+   */
+  blob?: { digest: string; size: number };
+  /**
    * Overlay format only: the directories of the layers below this one, top first (already unpacked
    * in overlay format). A hard link whose target is not in this layer is then looked up through them
    * and the target copied up into this layer (copy-up.ts); without them such a link is an error.
@@ -200,10 +206,13 @@ export async function unpackLayer(
     compression = 'none';
   }
   const iterator = stream?.[Symbol.asyncIterator]() as AsyncIterator<Buffer> | undefined;
+  // The blob's own digest, when it is compressed (a plain blob's digest is its diffID).
+  const blobHash = opts.blob && compression !== 'none' ? createHash('sha256') : undefined;
   const next = async (): Promise<Buffer | undefined> => {
     const r = await (iterator as AsyncIterator<Buffer>).next();
     if (r.done) return undefined;
     counted(r.value.length);
+    blobHash?.update(r.value);
     return r.value;
   };
   let sourceDone = false;
@@ -351,6 +360,13 @@ export async function unpackLayer(
     if (fd >= 0) closeSync(fd);
   }
   const diffId = hasher.digest();
+  if (opts.blob) {
+    const got = blobHash ? `sha256:${blobHash.digest('hex')}` : diffId;
+    if (bytesIn !== opts.blob.size)
+      throw new LayerError(`layer blob size mismatch: expected ${opts.blob.size} bytes, read ${bytesIn}`);
+    if (got !== opts.blob.digest)
+      throw new LayerError(`layer blob digest mismatch: expected ${opts.blob.digest}, got ${got}`);
+  }
   if (opts.diffId !== undefined && opts.diffId !== diffId) {
     throw new LayerError(`layer diffID mismatch: expected ${opts.diffId}, got ${diffId}`);
   }
