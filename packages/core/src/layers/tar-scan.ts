@@ -56,6 +56,10 @@ export const LIMITS = {
 
 const BLOCK = 512;
 const SLASH = Buffer.from('/');
+/** The state between entries (never written to). */
+const HEADER: State = { kind: 'header' };
+/** No extended headers before the next entry (never written to). */
+const NO_PENDING: Pending = {};
 /** The PAX records of an entry without an extended header (never written to). */
 const NO_PAX: ReadonlyMap<string, Buffer> = new Map();
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -86,10 +90,10 @@ interface Pending {
 }
 
 export class TarScanner {
-  private state: State = { kind: 'header' };
+  private state: State = HEADER;
   private readonly header = Buffer.alloc(BLOCK);
   private headerFill = 0;
-  private pending: Pending = {};
+  private pending: Pending = NO_PENDING;
   /** Bytes of the uncompressed stream consumed so far. */
   private position = 0;
   entries = 0;
@@ -136,7 +140,7 @@ export class TarScanner {
           i += n;
           this.position += n;
           if (st.left === 0) {
-            this.state = st.pad ? { kind: 'pad', left: st.pad } : { kind: 'header' };
+            this.state = st.pad ? { kind: 'pad', left: st.pad } : HEADER;
             this.handlers.entryEnd(st.entry);
           }
           break;
@@ -149,7 +153,7 @@ export class TarScanner {
           i += n;
           this.position += n;
           if (st.got === st.size) {
-            this.state = st.pad ? { kind: 'pad', left: st.pad } : { kind: 'header' };
+            this.state = st.pad ? { kind: 'pad', left: st.pad } : HEADER;
             this.onMeta(st.typeflag, st.parts.length === 1 ? st.parts[0] : Buffer.concat(st.parts), st.offset);
           }
           break;
@@ -159,7 +163,7 @@ export class TarScanner {
           st.left -= n;
           i += n;
           this.position += n;
-          if (st.left === 0) this.state = { kind: 'header' };
+          if (st.left === 0) this.state = HEADER;
           break;
         }
       }
@@ -202,14 +206,14 @@ export class TarScanner {
       }
       this.state = { kind: 'meta', typeflag, offset, size, parts: [], got: 0, pad: padOf(size) };
       if (size === 0) {
-        this.state = { kind: 'header' };
+        this.state = HEADER;
         this.onMeta(typeflag, Buffer.alloc(0), offset);
       }
       return;
     }
 
     const pending = this.pending;
-    this.pending = {};
+    if (pending !== NO_PENDING) this.pending = NO_PENDING;
     const pax = pending.pax ?? NO_PAX;
 
     let nameBytes = cString(h, 0, 100);
@@ -322,16 +326,16 @@ export class TarScanner {
     switch (typeflag) {
       case 'x':
         // Only the last extended header before an entry counts (Go; pax-multi-hdrs.tar).
-        this.pending.pax = parsePax(body, offset);
+        this.pending = { ...this.pending, pax: parsePax(body, offset) };
         break;
       case 'g':
         parsePax(body, offset); // validated, never applied (Go, node-tar)
         break;
       case 'L':
-        this.pending.longName = body;
+        this.pending = { ...this.pending, longName: body };
         break;
       case 'K':
-        this.pending.longLink = body;
+        this.pending = { ...this.pending, longLink: body };
         break;
     }
   }

@@ -544,8 +544,7 @@ export class LayerWriter {
         if (f.chown) fchownSync(f.fd, e.uid, e.gid);
         fchmodSync(f.fd, e.mode);
         if (e.xattrs.size) this.setXattrs(f.parentFd, f.name, e, false); // created with O_EXCL: it has none yet
-        const t = times(e);
-        futimens(f.fd, t.atimeNs, t.mtimeNs);
+        futimens(f.fd, atimeOf(e), e.mtimeNs);
       } finally {
         closeFd(f.fd);
       }
@@ -637,7 +636,7 @@ export class LayerWriter {
         this.dirOwners.set(path, { gid: e.gid, setgid: (e.mode & S_ISGID) !== 0 });
         this.setXattrs(pfd, name, e, keptDir);
         if (wasWhiteout) this.makeOpaque(pfd, name, path);
-        this.dirTimes.set(path, times(e));
+        this.dirTimes.set(path, { atimeNs: atimeOf(e), mtimeNs: e.mtimeNs });
         break;
       case 'file':
         this.file = { fd: fileFd, entry: e, parentFd: pfd, name, path, chown };
@@ -1101,15 +1100,13 @@ export class LayerWriter {
   }
 
   private setTimes(pfd: number, name: string, e: TarEntry): void {
-    const t = times(e);
-    utimensat(pfd, name, t.atimeNs, t.mtimeNs, AT_SYMLINK_NOFOLLOW);
+    utimensat(pfd, name, atimeOf(e), e.mtimeNs, AT_SYMLINK_NOFOLLOW);
   }
 }
 
 /** atime = max(atime, mtime) when the archive has one (moby, containerd), else mtime. */
-function times(e: TarEntry): Times {
-  const atime = e.atimeNs !== undefined && e.atimeNs > e.mtimeNs ? e.atimeNs : e.mtimeNs;
-  return { atimeNs: atime, mtimeNs: e.mtimeNs };
+function atimeOf(e: TarEntry): bigint {
+  return e.atimeNs !== undefined && e.atimeNs > e.mtimeNs ? e.atimeNs : e.mtimeNs;
 }
 
 function linkToDir(e: TarEntry): LayerError {
