@@ -661,7 +661,7 @@ export class LayerWriter {
     fchownat(this.rootFd, '.', e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
     fchmodat(this.rootFd, '.', e.mode);
     this.setXattrs(this.rootFd, '', e, true);
-    this.dirTimes.set('/', times(e));
+    this.dirTimes.set('/', { atimeNs: atimeOf(e), mtimeNs: e.mtimeNs });
   }
 
   /** Create the entry's inode; for a file, returns its fd (open for writing). */
