@@ -130,28 +130,10 @@ export class Lowers {
    * the way); the root itself is never a hit.
    */
   lookup(topFd: number, clean: string): LowerHit | undefined {
-    const opened: number[] = [];
-    const release = () => {
-      for (const fd of opened.splice(0)) closeFd(fd);
-    };
-    const open = (dirFd: number, name: string): number | undefined => {
-      try {
-        const fd = openat(dirFd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        opened.push(fd);
-        return fd;
-      } catch (err) {
-        if (hasCode(err, 'ENOENT')) return undefined;
-        throw err;
-      }
-    };
+    const fds = new OpenFds();
+    const release = () => fds.closeAll();
     try {
-      const rootDirs: LayerDir[] = [];
-      for (const [layer, rootFd] of [topFd, ...this.fds].entries()) {
-        const fd = open(rootFd, '.') as number;
-        rootDirs.push({ layer, fd });
-        if (isOpaque(fd)) break;
-      }
-      const root: MergedDir = { name: '', dirs: rootDirs };
+      const root = this.mergedRoot(topFd, fds);
       let stack: MergedDir[] = [root];
       const parts = split(clean);
       let links = 0;
@@ -162,22 +144,7 @@ export class Lowers {
           continue;
         }
         const last = parts.length === 0;
-        let top: (LayerDir & { st: Stats; dirFd: number }) | undefined;
-        const merged: LayerDir[] = [];
-        for (const dir of stack[stack.length - 1].dirs) {
-          const fd = open(dir.fd, name);
-          if (fd === undefined) continue;
-          const st = fstatSync(fd);
-          if (isWhiteout(st)) break; // hides the name here and below
-          if (!top) {
-            top = { layer: dir.layer, fd, st, dirFd: dir.fd };
-            if (!st.isDirectory()) break; // a non-directory hides everything below it
-          } else if (!st.isDirectory()) {
-            break; // a lower non-directory under a directory: the merge stops there
-          }
-          merged.push({ layer: dir.layer, fd });
-          if (isOpaque(fd)) break;
-        }
+        const { top, merged } = mergeName(stack[stack.length - 1], name, fds);
         if (!top) break;
         if (top.st.isSymbolicLink() && !last) {
           if (++links > MAX_SYMLINKS) throw new SyscallError('resolve', ELOOP, clean);
@@ -211,25 +178,9 @@ export class Lowers {
    * resolved path.
    */
   makeDirs(topFd: number, dir: string, onCreate: OnCreate): { fd: number; path: string } {
-    const opened: number[] = [];
-    const open = (dirFd: number, name: string): number | undefined => {
-      try {
-        const fd = openat(dirFd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        opened.push(fd);
-        return fd;
-      } catch (err) {
-        if (hasCode(err, 'ENOENT')) return undefined;
-        throw err;
-      }
-    };
+    const fds = new OpenFds();
     try {
-      const rootDirs: LayerDir[] = [];
-      for (const [layer, rootFd] of [topFd, ...this.fds].entries()) {
-        const fd = open(rootFd, '.') as number;
-        rootDirs.push({ layer, fd });
-        if (isOpaque(fd)) break;
-      }
-      const root: MergedDir = { name: '', dirs: rootDirs };
+      const root = this.mergedRoot(topFd, fds);
       let stack: MergedDir[] = [root];
       const parts = split(dir);
       let links = 0;
@@ -239,31 +190,16 @@ export class Lowers {
           if (stack.length > 1) stack = stack.slice(0, -1);
           continue;
         }
-        let top: Stats | undefined;
-        let topFd2 = -1;
-        const merged: LayerDir[] = [];
-        for (const d of stack[stack.length - 1].dirs) {
-          const fd = open(d.fd, name);
-          if (fd === undefined) continue;
-          const st = fstatSync(fd);
-          if (isWhiteout(st)) break;
-          if (!top) {
-            top = st;
-            topFd2 = fd;
-            if (!st.isDirectory()) break;
-          } else if (!st.isDirectory()) break;
-          merged.push({ layer: d.layer, fd });
-          if (isOpaque(fd)) break;
-        }
-        if (top?.isSymbolicLink()) {
+        const { top, merged } = mergeName(stack[stack.length - 1], name, fds);
+        if (top?.st.isSymbolicLink()) {
           if (++links > MAX_SYMLINKS) throw new SyscallError('resolve', ELOOP, dir);
-          const target = readlinkat(topFd2, '');
+          const target = readlinkat(top.fd, '');
           if (target.startsWith('/')) stack = [root];
           parts.unshift(...split(target));
           continue;
         }
         // A directory merges what the layers have; anything else becomes a new directory of this layer.
-        stack = [...stack, { name, dirs: top?.isDirectory() ? merged : [] }];
+        stack = [...stack, { name, dirs: top?.st.isDirectory() ? merged : [] }];
       }
       const fd = makeParents(topFd, stack, onCreate);
       return {
@@ -274,8 +210,19 @@ export class Lowers {
           .join('/')}`,
       };
     } finally {
-      for (const fd of opened) closeFd(fd);
+      fds.closeAll();
     }
+  }
+
+  /** The root of the merged view: the layer `topFd`, then the lowers down to the first opaque root. */
+  private mergedRoot(topFd: number, fds: OpenFds): MergedDir {
+    const dirs: LayerDir[] = [];
+    for (const [layer, rootFd] of [topFd, ...this.fds].entries()) {
+      const fd = fds.open(rootFd, '.') as number;
+      dirs.push({ layer, fd });
+      if (isOpaque(fd)) break;
+    }
+    return { name: '', dirs };
   }
 
   /**
@@ -347,6 +294,55 @@ export class Lowers {
 }
 
 type OnCreate = (path: string, times?: { atimeNs: bigint; mtimeNs: bigint }) => void;
+
+/** O_PATH fds opened (never following a final symlink) and closed together; a missing name is undefined. */
+class OpenFds {
+  private readonly fds: number[] = [];
+
+  open(dirFd: number, name: string): number | undefined {
+    try {
+      const fd = openat(dirFd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+      this.fds.push(fd);
+      return fd;
+    } catch (err) {
+      if (hasCode(err, 'ENOENT')) return undefined;
+      throw err;
+    }
+  }
+
+  closeAll(): void {
+    for (const fd of this.fds.splice(0)) closeFd(fd);
+  }
+}
+
+/**
+ * `name` in the merged directory `dir`, with overlayfs' rules: its topmost entry, and the layers whose
+ * directories of that name merge (a whiteout hides the name here and below, a non-directory hides
+ * everything below it, an opaque directory ends the merge).
+ */
+function mergeName(
+  dir: MergedDir,
+  name: string,
+  fds: OpenFds,
+): { top?: LayerDir & { st: Stats; dirFd: number }; merged: LayerDir[] } {
+  let top: (LayerDir & { st: Stats; dirFd: number }) | undefined;
+  const merged: LayerDir[] = [];
+  for (const d of dir.dirs) {
+    const fd = fds.open(d.fd, name);
+    if (fd === undefined) continue;
+    const st = fstatSync(fd);
+    if (isWhiteout(st)) break;
+    if (!top) {
+      top = { layer: d.layer, fd, st, dirFd: d.fd };
+      if (!st.isDirectory()) break;
+    } else if (!st.isDirectory()) {
+      break; // a lower non-directory under a directory: the merge stops there
+    }
+    merged.push({ layer: d.layer, fd });
+    if (isOpaque(fd)) break;
+  }
+  return { top, merged };
+}
 
 const pathOf = (hit: LowerHit) => `${hit.parents.map((p) => p.name).join('/')}/${hit.name}`;
 
