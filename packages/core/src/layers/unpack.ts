@@ -110,7 +110,6 @@ import {
   S_IFCHR,
   S_IFDIR,
   S_IFIFO,
-  S_IFLNK,
   S_IFMT,
   SyscallError,
   symlinkat,
