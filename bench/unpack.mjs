@@ -72,6 +72,11 @@ const NS_MARK = 'BUILDER_BENCH_UNPACK_NS';
 
 class BenchError extends Error {}
 
+// Every case runs without NODE_EXTRA_CA_CERTS: Node reads and parses that certificate bundle when it
+// starts, before any of builder's code runs (about 50 ms on the machine the docs' numbers come from),
+// and builder makes no TLS connection. The report says when it was set, and what it costs.
+const { NODE_EXTRA_CA_CERTS: extraCaCerts, ...CHILD_ENV } = process.env;
+
 // ---- options ----------------------------------------------------------------------------------
 
 const USAGE = `usage: node bench/unpack.mjs [options]
@@ -332,8 +337,8 @@ function timeOnce(c, dest) {
     // The blob's digest, as an image would give it: the worker checks it while it reads.
     const env =
       c.tool === 'builder'
-        ? { ...process.env, LAYER_DIGEST: c.input.digest, ...(c.core ? { BUILDER_CORE: c.core } : {}) }
-        : process.env;
+        ? { ...CHILD_ENV, LAYER_DIGEST: c.input.digest, ...(c.core ? { BUILDER_CORE: c.core } : {}) }
+        : CHILD_ENV;
     const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env });
     active = child;
     const sampler = c.tool === 'gnutar' ? new RssSampler(child.pid) : undefined;
@@ -575,6 +580,22 @@ function formatTables({ results, pairs }) {
   return `${main}\n(times are whole processes: builder's include Node's start and loading @builder/core; GNU tar's peak RSS is sampled)\n\n${ratios}\n(the target is on whole processes, paired by round; "unpackLayer only" is the unpackLayer call against GNU tar's whole process; RSS target ${RSS_TARGET_MIB} MiB, goal ${RSS_GOAL_MIB} MiB)`;
 }
 
+/** What NODE_EXTRA_CA_CERTS, removed from the cases' environment, costs a Node start here. */
+function caCertsNote() {
+  const start = (env) => {
+    const times = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = process.hrtime.bigint();
+      spawnSync(process.execPath, ['-e', '0'], { env, stdio: 'ignore' });
+      times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    return times.sort((a, b) => a - b)[2];
+  };
+  const withCerts = start(process.env);
+  const without = start(CHILD_ENV);
+  return `NODE_EXTRA_CA_CERTS is set here and removed for every case: \`node -e 0\` takes ${withCerts.toFixed(0)} ms with it, ${without.toFixed(0)} ms without (median of 5)`;
+}
+
 // ---- set-up and clean-up ----------------------------------------------------------------------
 
 const cleanups = [];
@@ -680,6 +701,7 @@ async function main() {
       console.log(
         `node ${process.version}, linux ${release()}, ${cpus().length} CPUs, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ${options.warmup} warm-up + ${options.runs} counted rounds\ninput: ${inputText}\ndisk trees in ${dirs.disk ?? '-'}, tmpfs at ${dirs.tmpfs ?? '-'}${options.core ? `\nbuilder: ${options.core}` : ''}`,
       );
+      if (extraCaCerts !== undefined) console.log(caCertsNote());
     }
     const samples = await measure(cases, options, progress, say);
     const summary = summarize(cases, samples);

@@ -1,6 +1,18 @@
 // @builder/core/unpack: the layer unpacker on its own, for tools and benchmarks. `unpackInWorker` is
 // what the layer store runs (a worker thread); `unpackLayer` is the same work on the calling thread.
-// Kept out of the main entry: it loads native code (koffi) as soon as it is imported.
+// Kept out of the main entry. Importing it is cheap: the unpacker and its native code (koffi) load in
+// the worker, or here on the first unpackLayer call.
+import type { UnpackOptions, UnpackResult } from './layers/unpack.js';
 
-export { type LayerFormat, type UnpackOptions, type UnpackResult, unpackLayer } from './layers/unpack.js';
+export type { LayerFormat, UnpackOptions, UnpackResult } from './layers/unpack.js';
 export { unpackInWorker } from './layers/unpack-client.js';
+
+/** Unpack a layer on the calling thread (its file system calls block it); see unpackInWorker. */
+export async function unpackLayer(
+  input: NodeJS.ReadableStream | string,
+  dest: string,
+  opts: UnpackOptions,
+): Promise<UnpackResult> {
+  const unpacker = await import('./layers/unpack.js');
+  return unpacker.unpackLayer(input, dest, opts);
+}

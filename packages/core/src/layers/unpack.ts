@@ -59,7 +59,7 @@
 //   userns variants (user.overlay.*, no mknod), a decompression-ratio limit.
 // - Errors: a LayerError naming the entry. Dest is left as it was when the error struck; the caller
 //   unpacks into a fresh directory and removes it on failure.
-import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   closeSync,
@@ -77,7 +77,6 @@ import {
   writeSync,
 } from 'node:fs';
 import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import {
   AT_FDCWD,
   AT_REMOVEDIR,
@@ -257,7 +256,7 @@ export async function unpackLayer(
     hasher.copy(chunk);
     scan(chunk);
   };
-  let child: ReturnType<typeof spawn> | undefined;
+  let child: ChildProcess | undefined;
   let childError = '';
   let plain: Readable | undefined;
   let raw: Readable | undefined;
@@ -315,10 +314,13 @@ export async function unpackLayer(
         })(),
         { objectMode: false },
       );
+      // zlib and child_process load only for a compressed layer (a worker starts faster without them).
       if (compression === 'gzip') {
+        const { createGunzip } = await import('node:zlib');
         plain = raw.pipe(createGunzip({ chunkSize: GUNZIP_CHUNK }));
         raw.on('error', (e) => plain?.destroy(e));
       } else {
+        const { spawn } = await import('node:child_process');
         const zstd = spawn('zstd', ['-dc', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
         child = zstd;
         zstd.stdin.on('error', () => {}); // EPIPE when zstd fails early: its exit status says why
