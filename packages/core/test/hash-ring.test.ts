@@ -1,8 +1,12 @@
-// The diffID hash ring: the same sha256 as a plain hash over the same bytes, whether a worker thread
-// hashed them, this thread did (small input), or the worker was given up on before it started.
+// The diffID hash rings: the same sha256 as a plain hash over the same bytes, whether a worker thread
+// hashed them, this thread did (small input), or the worker was given up on before it started; a
+// FileRing hands over exactly the file's bytes, in order.
 import { createHash, randomBytes } from 'node:crypto';
-import { expect, test } from 'vitest';
-import { HashRing } from '../src/layers/hash-ring.js';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, test } from 'vitest';
+import { FileRing, HashRing } from '../src/layers/hash-ring.js';
 
 const SLOT = 64 << 10;
 
@@ -35,20 +39,6 @@ for (const chunk of [SLOT, 77_777, 3 * SLOT + 5]) {
   });
 }
 
-test('filled slot by slot (next/commit), worker started at once', () => {
-  const data = randomBytes(20 * SLOT + 1);
-  const ring = new HashRing(4, SLOT);
-  ring.startWorker();
-  for (let off = 0; off < data.length; ) {
-    const slot = ring.next();
-    const n = data.copy(slot, 0, off, Math.min(off + ring.slotSize, data.length));
-    ring.commit(n);
-    off += n;
-  }
-  expect(ring.digest()).toBe(sha(data));
-  expect(ring.threaded).toBe(true);
-});
-
 test('a worker that has not started when the ring is full is given up: this thread hashes, nothing lost', () => {
   const data = randomBytes(30 * SLOT);
   const ring = new HashRing(8, SLOT, { startMs: 0 });
@@ -62,6 +52,79 @@ test('abort stops the worker (the test process would not exit otherwise)', async
   const ring = new HashRing(4, SLOT);
   ring.startWorker();
   feed(ring, randomBytes(10 * SLOT), SLOT);
-  ring.abort();
-  await new Promise((r) => setTimeout(r, 50));
+  await ring.abort();
+});
+
+const dir = mkdtempSync(join(tmpdir(), 'file-ring-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Everything a FileRing over `data` hands out, concatenated, with its digest and byte count. */
+function drain(data: Buffer, slots: number, opts: { startMs?: number } = {}) {
+  const file = join(dir, `f${data.length}-${slots}-${opts.startMs ?? 'd'}`);
+  writeFileSync(file, data);
+  const fd = openSync(file, 'r');
+  try {
+    const ring = FileRing.start(fd, slots, SLOT, opts);
+    const got: Buffer[] = [];
+    for (let slot = ring.take(); slot; slot = ring.take()) {
+      got.push(Buffer.from(slot));
+      ring.release();
+    }
+    return { bytes: Buffer.concat(got), digest: ring.digest(), size: ring.bytes, threaded: ring.threaded };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+for (const size of [0, 1, SLOT, 3 * SLOT, 40 * SLOT + 999]) {
+  test(`FileRing over a file of ${size} bytes: its bytes in order, read and hashed by the worker`, () => {
+    const data = randomBytes(size);
+    const r = drain(data, 4);
+    expect(r.bytes.equals(data)).toBe(true);
+    expect(r.size).toBe(size);
+    expect(r.digest).toBe(sha(data));
+    expect(r.threaded).toBe(true);
+  });
+}
+
+test('FileRing whose reader has not started when the first slot is wanted: this thread reads and hashes', () => {
+  const data = randomBytes(10 * SLOT + 5);
+  const r = drain(data, 4, { startMs: 0 });
+  expect(r.bytes.equals(data)).toBe(true);
+  expect(r.size).toBe(data.length);
+  expect(r.digest).toBe(sha(data));
+  expect(r.threaded).toBe(false);
+});
+
+test('FileRing attached from its handle (as another thread does) takes the same slots', () => {
+  const data = randomBytes(9 * SLOT + 3);
+  const file = join(dir, 'attached');
+  writeFileSync(file, data);
+  const fd = openSync(file, 'r');
+  try {
+    const owner = FileRing.start(fd, 4, SLOT);
+    const ring = FileRing.attach(owner.handle());
+    const got: Buffer[] = [];
+    for (let slot = ring.take(); slot; slot = ring.take()) {
+      got.push(Buffer.from(slot));
+      ring.release();
+    }
+    expect(Buffer.concat(got).equals(data)).toBe(true);
+    expect(ring.digest()).toBe(sha(data));
+  } finally {
+    closeSync(fd);
+  }
+});
+
+test('FileRing abort stops a reader that waits for a free slot', async () => {
+  const file = join(dir, 'big');
+  writeFileSync(file, randomBytes(40 * SLOT));
+  const fd = openSync(file, 'r');
+  try {
+    const ring = FileRing.start(fd, 2, SLOT);
+    expect(ring.take()?.length).toBe(SLOT); // the reader is ahead now, then waits for this slot
+    await ring.abort();
+  } finally {
+    closeSync(fd);
+  }
 });

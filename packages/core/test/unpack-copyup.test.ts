@@ -2,16 +2,7 @@
 // with overlayfs' rules and copied up into the layer (copy-up.ts). Each stack of layers is also
 // checked against the truth: the kernel's overlay mount of the overlay-format layers (in a private
 // mount namespace) must show the same tree as the same layers applied in flat format. Runs as root.
-import {
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lgetxattr, llistxattr } from '@builder/native';

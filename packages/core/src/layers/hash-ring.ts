@@ -1,74 +1,129 @@
 // The diffID hash off the unpacking thread.
 //
-// sha256 of a 300 MB layer costs about 0.2 s of CPU even with SHA-NI: as much as GNU tar needs for the
-// whole extraction to tmpfs. So the bytes go through a ring of slots in shared memory: the unpacking
-// thread fills a slot (a read of the file, or a copy of a decompressed chunk), tells the hasher, and goes
-// on with the tar entries in that slot while a worker thread hashes it. A slot is filled again only
-// after the hasher is done with it. The hash is the same sha256 over the same bytes in the same order.
+// sha256 of a 300 MB layer costs about 0.2 s of CPU even with SHA-NI: half of what GNU tar needs for the
+// whole extraction to tmpfs. So the bytes go through a ring of slots in shared memory, and a worker
+// thread hashes them while the unpacking thread applies the tar entries in them. The hash is the same
+// sha256 over the same bytes in the same order as the ones unpacked; a slot is filled again only once
+// both threads are done with it. Two ways the bytes get into the slots:
 //
-// The worker costs ~30 ms to start and ~13 MB of memory, so it is started only for a large layer: when
-// the ring has been filled to a quarter (or at once when the size is known to be large). A layer that
-// ends before that is hashed by the unpacking thread itself, from the slots.
+// - FileRing (a plain layer file): the worker reads the file into the slots itself, hashes each one and
+//   hands it to the unpacking thread (take, release). The unpacking thread makes no read at all, and
+//   waits for nothing once the worker is ahead. It may be started by another thread than the one that
+//   unpacks (handle, attach): the layer store starts it next to the unpack worker, so both boot at once.
+// - HashRing (a stream, e.g. a layer inside an archive): the unpacking thread copies the chunks it gets
+//   into the slots; the worker hashes them behind it. The worker is started only once the ring is a
+//   quarter full: a small layer is hashed by the unpacking thread itself, from the slots.
 //
-// Control words (Int32, in the same SharedArrayBuffer): FILLED = 2 * slots filled (+1 once the input has
-// ended), HASHED = slots hashed, DONE = 1 when the digest is in DIGEST (2: the worker failed, the error
-// text follows), STARTED = 1 once the worker runs (2: it was given up before that). Every wait re-checks
-// its word, so no wake-up is lost.
-import { createHash } from 'node:crypto';
+// The worker costs ~30 ms to start and ~13 MB of memory. One that has not started after START_MS is
+// given up: the unpacking thread then reads and hashes itself (nothing is lost either way).
+//
+// Control words (Int32, at the start of the SharedArrayBuffer); every wait re-checks its word, so no
+// wake-up is lost:
+//   FILLED   slots filled. HashRing: twice that, +1 once the input has ended.
+//   HASHED   slots hashed (HashRing).
+//   TAKEN    slots the unpacking thread is done with (FileRing).
+//   DONE     1 when the digest is in DIGEST; 2: the worker failed, its error text follows.
+//   STARTED  1 once the worker runs; 2: it was given up on before that.
+//   ABORT    1: the worker stops (FileRing: it may be waiting for a free slot).
+// A FileRing's byte count is a Float64 after the control words.
+import { createHash, type Hash } from 'node:crypto';
+import { readSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { LayerError } from '../errors.js';
 
 const FILLED = 0;
 const HASHED = 1;
-const DONE = 2;
-const STARTED = 3;
+const TAKEN = 2;
+const DONE = 3;
+const STARTED = 4;
+const ABORT = 5;
 const CTL_WORDS = 8;
-const LENGTHS = CTL_WORDS * 4; // byte offset of one Int32 length per slot
+const BYTES = CTL_WORDS * 4; // byte offset of the Float64 byte count
+const LENGTHS = BYTES + 8; // byte offset of one Int32 length per slot
 const DIGEST_BYTES = 32;
 const ERROR_BYTES = 1024;
 
+/** Slot size: one read of a layer file, or that much of a stream. */
+export const SLOT_BYTES = 1 << 20;
+/** Slots of a ring: how far reading may run ahead of unpacking, and unpacking ahead of hashing. */
+export const RING_SLOTS = 16;
+
 /** A worker that has not started after this long is given up: this thread hashes (nothing is lost). */
 const START_MS = 3_000;
-/** How long a wait for a started hasher may take before it counts as dead (it hashes GB/s). */
+/** How long a wait for a started worker may take before it counts as dead (it hashes GB/s). */
 const STALL_MS = 60_000;
 const CANCELLED = 2;
 
+// One source for both kinds: `fd` given means read the file (FileRing), else hash what is filled.
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const { sab, slots, slotSize, dataOffset, digestOffset } = workerData;
+const { readSync } = require('node:fs');
+const { sab, slots, slotSize, dataOffset, digestOffset, fd } = workerData;
 const ctl = new Int32Array(sab, 0, ${CTL_WORDS});
+const bytes = new Float64Array(sab, ${BYTES}, 1);
 const lengths = new Int32Array(sab, ${LENGTHS}, slots);
 const data = Buffer.from(sab, dataOffset, slots * slotSize);
 const out = Buffer.from(sab, digestOffset, ${DIGEST_BYTES + ERROR_BYTES});
+const slotAt = (seq) => data.subarray((seq % slots) * slotSize, (seq % slots + 1) * slotSize);
+// Wait until ready() (re-checked whenever ctl[word] changes); false when told to stop.
+const wait = (word, ready) => {
+  for (;;) {
+    const v = Atomics.load(ctl, word);
+    if (ready()) return true;
+    if (Atomics.load(ctl, ${ABORT})) return false;
+    Atomics.wait(ctl, word, v, 1000);
+  }
+};
+const finish = (code) => {
+  Atomics.store(ctl, ${DONE}, code);
+  Atomics.notify(ctl, ${DONE});
+  Atomics.notify(ctl, ${FILLED});
+};
+// Hashes everything; false when told to stop first.
+const run = (hash) => {
+  if (fd !== undefined) {
+    let pos = 0;
+    for (let seq = 0; ; seq++) {
+      if (!wait(${TAKEN}, () => Atomics.load(ctl, ${TAKEN}) > seq - slots)) return false;
+      const slot = slotAt(seq);
+      let n = 0;
+      for (let got = 1; got > 0 && n < slotSize; n += got) got = readSync(fd, slot, n, slotSize - n, pos + n);
+      pos += n;
+      lengths[seq % slots] = n;
+      bytes[0] = pos;
+      // Handed over before it is hashed: the unpacking thread only reads it, and only this thread refills it.
+      Atomics.store(ctl, ${FILLED}, seq + 1);
+      Atomics.notify(ctl, ${FILLED});
+      hash.update(slot.subarray(0, n));
+      if (n < slotSize) break;
+    }
+  } else {
+    for (let seq = 0; ; seq++) {
+      if (!wait(${FILLED}, () => Atomics.load(ctl, ${FILLED}) >> 1 > seq || Atomics.load(ctl, ${FILLED}) & 1)) return false;
+      if (Atomics.load(ctl, ${FILLED}) >> 1 <= seq) break;
+      hash.update(slotAt(seq).subarray(0, lengths[seq % slots]));
+      Atomics.store(ctl, ${HASHED}, seq + 1);
+      Atomics.notify(ctl, ${HASHED});
+    }
+  }
+  return true;
+};
 // Too late (given up on): the caller hashes itself.
 if (Atomics.compareExchange(ctl, ${STARTED}, 0, 1) === 0) try {
   const hash = createHash('sha256');
-  for (let seq = 0; ; seq++) {
-    let w = Atomics.load(ctl, ${FILLED});
-    while (w >> 1 <= seq && (w & 1) === 0) {
-      Atomics.wait(ctl, ${FILLED}, w);
-      w = Atomics.load(ctl, ${FILLED});
-    }
-    if (w >> 1 <= seq) break;
-    const slot = seq % slots;
-    hash.update(data.subarray(slot * slotSize, slot * slotSize + lengths[slot]));
-    Atomics.store(ctl, ${HASHED}, seq + 1);
-    Atomics.notify(ctl, ${HASHED});
+  if (run(hash)) {
+    hash.digest().copy(out, 0);
+    finish(1);
   }
-  hash.digest().copy(out, 0);
-  Atomics.store(ctl, ${DONE}, 1);
-  Atomics.notify(ctl, ${DONE});
 } catch (err) {
   out.write(String(err && err.message || err).slice(0, 500), ${DIGEST_BYTES});
-  Atomics.store(ctl, ${DONE}, 2);
-  Atomics.notify(ctl, ${DONE});
+  finish(2);
 }
 `;
 
 /** What unpackLayer hashes the uncompressed stream with. */
 export interface Hasher {
-  copy(chunk: Buffer): void;
   digest(): string;
   abort(): void;
 }
@@ -85,45 +140,50 @@ export class LocalHash implements Hasher {
   abort(): void {}
 }
 
-export class HashRing implements Hasher {
+/** What another thread needs to unpack from a FileRing (structured-cloneable: the memory is shared). */
+export interface FileRingHandle {
+  sab: SharedArrayBuffer;
+  slots: number;
+  slotSize: number;
+  fd: number;
+}
+
+/** The shared memory and the worker's life: what both kinds of ring have in common. */
+abstract class Ring implements Hasher {
   readonly slotSize: number;
-  private readonly slots: number;
-  private readonly sab: SharedArrayBuffer;
-  private readonly ctl: Int32Array;
-  private readonly lengths: Int32Array;
-  private readonly data: Buffer;
+  protected readonly slots: number;
+  protected readonly sab: SharedArrayBuffer;
+  protected readonly ctl: Int32Array;
+  protected readonly lengths: Int32Array;
+  protected readonly data: Buffer;
   private readonly dataOffset: number;
   private readonly digestOffset: number;
-  private worker?: Worker;
-  /** Slots filled so far (sequence number of the next one). */
-  private filled = 0;
-  /** Slots hashed by this thread (before any worker, or without one). */
-  private hashedHere = 0;
-  private local = createHash('sha256');
-  private ended = false;
-  /** The slot copy() is filling, and how far. */
-  private current?: Buffer;
-  private partial = 0;
-  private readonly startMs: number;
+  /** The worker, when this thread started it. */
+  protected worker?: Worker;
+  /** Hashing here: no worker, or it was given up on before it started. */
+  protected local?: Hash;
+  protected readonly startMs: number;
   /** Whether the digest came from the worker thread (for tests and benchmarks). */
   threaded = false;
 
-  /** `startMs`: how long to wait for the worker to start before hashing here instead. */
-  constructor(slots: number, slotSize: number, opts: { startMs?: number } = {}) {
-    this.startMs = opts.startMs ?? START_MS;
+  constructor(slots: number, slotSize: number, startMs = START_MS, sab?: SharedArrayBuffer) {
+    this.startMs = startMs;
     this.slots = slots;
     this.slotSize = slotSize;
     this.dataOffset = Math.ceil((LENGTHS + 4 * slots) / 64) * 64;
     this.digestOffset = this.dataOffset + slots * slotSize;
-    this.sab = new SharedArrayBuffer(this.digestOffset + DIGEST_BYTES + ERROR_BYTES);
+    this.sab = sab ?? new SharedArrayBuffer(this.digestOffset + DIGEST_BYTES + ERROR_BYTES);
     this.ctl = new Int32Array(this.sab, 0, CTL_WORDS);
     this.lengths = new Int32Array(this.sab, LENGTHS, slots);
     this.data = Buffer.from(this.sab, this.dataOffset, slots * slotSize);
   }
 
-  /** Start the hashing thread now (a large input); otherwise it starts once a quarter of the ring is in use. */
-  startWorker(): void {
-    if (this.worker || this.ended || this.hashedHere > 0) return;
+  protected slot(seq: number): Buffer {
+    const start = (seq % this.slots) * this.slotSize;
+    return this.data.subarray(start, start + this.slotSize);
+  }
+
+  protected spawn(fd?: number): void {
     this.worker = new Worker(WORKER_SOURCE, {
       eval: true,
       workerData: {
@@ -132,27 +192,201 @@ export class HashRing implements Hasher {
         slotSize: this.slotSize,
         dataOffset: this.dataOffset,
         digestOffset: this.digestOffset,
+        fd,
       },
     });
     this.worker.unref();
     this.worker.on('error', () => {}); // seen through DONE or the stall limit
   }
 
-  /** The buffer of the next slot to fill, once the hasher is done with its previous contents. */
-  next(): Buffer {
-    return this.slotAt(0);
+  /**
+   * Wait until `ready()`, re-checked whenever `word` changes. False when the worker never started and
+   * was given up on now (this thread takes over); throws when it failed or stalled.
+   */
+  protected waitFor(word: number, ready: () => boolean): boolean {
+    const start = Date.now();
+    while (!ready()) {
+      const v = Atomics.load(this.ctl, word);
+      if (ready()) break;
+      if (Atomics.load(this.ctl, DONE) === 2) throw this.workerError();
+      const started = Atomics.load(this.ctl, STARTED) !== 0;
+      Atomics.wait(this.ctl, word, v, started ? 100 : Math.min(100, this.startMs));
+      const waited = Date.now() - start;
+      if (waited >= this.startMs && Atomics.compareExchange(this.ctl, STARTED, 0, CANCELLED) === 0) {
+        // It never ran, so it did nothing: every slot is as this side left it.
+        void this.worker?.terminate().catch(() => {});
+        this.worker = undefined;
+        return false;
+      }
+      if (waited > STALL_MS) throw new LayerError('the layer hashing thread stopped');
+    }
+    return true;
   }
 
-  /** The buffer of the slot `ahead` slots after next()'s (to read ahead into); committed in order. */
-  slotAt(ahead: number): Buffer {
-    const seq = this.filled + ahead;
-    if (seq >= this.slots) this.waitHashed(seq - this.slots + 1);
-    const slot = seq % this.slots;
-    return this.data.subarray(slot * this.slotSize, (slot + 1) * this.slotSize);
+  /** The worker's digest once DONE (waits for it). */
+  protected workerDigest(): string {
+    if (!this.waitFor(DONE, () => Atomics.load(this.ctl, DONE) !== 0)) return this.localDigest();
+    if (Atomics.load(this.ctl, DONE) === 2) throw this.workerError();
+    this.worker = undefined; // it exits by itself
+    this.threaded = true;
+    return `sha256:${Buffer.from(this.sab, this.digestOffset, DIGEST_BYTES).toString('hex')}`;
+  }
+
+  /** The digest of what this thread hashed (after the worker was given up on, or without one). */
+  protected abstract localDigest(): string;
+
+  private workerError(): LayerError {
+    const out = Buffer.from(this.sab, this.digestOffset + DIGEST_BYTES, ERROR_BYTES);
+    return new LayerError(`cannot read or hash the layer: ${out.toString('utf8', 0, out.indexOf(0))}`);
+  }
+
+  abstract digest(): string;
+
+  /** Stop the worker (on an error); the ring is unusable afterwards. Resolves once it has stopped. */
+  abort(): Promise<void> {
+    Atomics.store(this.ctl, ABORT, 1);
+    Atomics.notify(this.ctl, TAKEN);
+    Atomics.notify(this.ctl, FILLED);
+    const w = this.worker;
+    this.worker = undefined;
+    return w
+      ? w.terminate().then(
+          () => {},
+          () => {},
+        )
+      : Promise.resolve();
+  }
+}
+
+/** A plain layer file read and hashed by a worker thread; the unpacking thread takes its slots in order. */
+export class FileRing extends Ring {
+  private readonly fd: number;
+  /** Slots taken by this thread so far. */
+  private taken = 0;
+  private ended = false;
+  /** Bytes read here (after the worker was given up on). */
+  private readHere = 0;
+
+  /** Start reading `fd` (a plain tarball, from offset 0) on a new worker thread. */
+  static start(fd: number, slots: number, slotSize: number, opts: { startMs?: number } = {}): FileRing {
+    const ring = new FileRing(fd, slots, slotSize, opts.startMs);
+    ring.spawn(fd);
+    return ring;
+  }
+
+  /** The ring another thread started (with its handle()). */
+  static attach(h: FileRingHandle, opts: { startMs?: number } = {}): FileRing {
+    return new FileRing(h.fd, h.slots, h.slotSize, opts.startMs, h.sab);
+  }
+
+  private constructor(fd: number, slots: number, slotSize: number, startMs?: number, sab?: SharedArrayBuffer) {
+    super(slots, slotSize, startMs, sab);
+    this.fd = fd;
+  }
+
+  handle(): FileRingHandle {
+    return { sab: this.sab, slots: this.slots, slotSize: this.slotSize, fd: this.fd };
+  }
+
+  /** The next slot's bytes (valid until release()), or undefined at the end of the file. */
+  take(): Buffer | undefined {
+    if (this.ended) return undefined;
+    const seq = this.taken;
+    let n: number;
+    if (!this.local && this.waitFor(FILLED, () => Atomics.load(this.ctl, FILLED) > seq)) {
+      n = this.lengths[seq % this.slots];
+    } else {
+      // The worker never started: read (and hash) here. No slot is in use by anyone else.
+      this.local ??= createHash('sha256');
+      const buf = this.slot(seq);
+      n = 0;
+      for (let got = 1; got > 0 && n < this.slotSize; n += got) {
+        got = readSync(this.fd, buf, n, this.slotSize - n, this.readHere + n);
+      }
+      this.readHere += n;
+      this.local.update(buf.subarray(0, n));
+    }
+    if (n < this.slotSize) this.ended = true;
+    if (n === 0) return undefined;
+    return this.slot(seq).subarray(0, n);
+  }
+
+  /** Done with the slot take() returned. */
+  release(): void {
+    this.taken++;
+    if (!this.local) {
+      Atomics.store(this.ctl, TAKEN, this.taken);
+      Atomics.notify(this.ctl, TAKEN);
+    }
+  }
+
+  /** Bytes read from the file (all of it once take() has returned undefined). */
+  get bytes(): number {
+    return this.local ? this.readHere : new Float64Array(this.sab, BYTES, 1)[0];
+  }
+
+  /** The file's sha256, `sha256:<hex>`, once take() has returned undefined. */
+  digest(): string {
+    return this.local ? this.localDigest() : this.workerDigest();
+  }
+
+  protected localDigest(): string {
+    if (!this.local) throw new LayerError('the layer hashing thread was given up on after it started');
+    return `sha256:${this.local.digest('hex')}`;
+  }
+}
+
+/** Chunks of a stream copied into the slots by this thread and hashed by a worker behind it. */
+export class HashRing extends Ring {
+  /** Slots filled so far (sequence number of the next one). */
+  private filled = 0;
+  /** Slots hashed by this thread (before any worker, or without one). */
+  private hashedHere = 0;
+  private ended = false;
+  /** The slot copy() is filling, and how far. */
+  private current?: Buffer;
+  private partial = 0;
+
+  /** `startMs`: how long to wait for the worker to start before hashing here instead. */
+  constructor(slots: number, slotSize: number, opts: { startMs?: number } = {}) {
+    super(slots, slotSize, opts.startMs);
+  }
+
+  /** Start the hashing thread now (a large input); otherwise it starts once a quarter of the ring is in use. */
+  startWorker(): void {
+    if (this.worker || this.ended || this.hashedHere > 0) return;
+    this.spawn();
+  }
+
+  /**
+   * Hash `chunk`: it is copied into slots, which are handed over as they fill up. The chunk itself is
+   * the caller's to unpack from.
+   */
+  copy(chunk: Buffer): void {
+    for (let off = 0; off < chunk.length; ) {
+      this.current ??= this.next();
+      const n = chunk.copy(this.current, this.partial, off);
+      this.partial += n;
+      off += n;
+      if (this.partial === this.slotSize) this.flush();
+    }
+  }
+
+  /** The buffer of the next slot to fill, once the hasher is done with its previous contents. */
+  private next(): Buffer {
+    const seq = this.filled;
+    if (seq >= this.slots) {
+      const count = seq - this.slots + 1;
+      if (!this.worker || !this.waitFor(HASHED, () => Atomics.load(this.ctl, HASHED) >= count)) {
+        this.worker = undefined;
+        this.hashLocally(count);
+      }
+    }
+    return this.slot(seq);
   }
 
   /** The slot returned by next() holds `length` bytes now; the hasher may take it. */
-  commit(length: number): void {
+  private commit(length: number): void {
     const seq = this.filled++;
     this.lengths[seq % this.slots] = length;
     if (this.worker) {
@@ -162,20 +396,6 @@ export class HashRing implements Hasher {
       this.startWorker();
       Atomics.store(this.ctl, FILLED, 2 * this.filled);
       Atomics.notify(this.ctl, FILLED);
-    }
-  }
-
-  /**
-   * Hash `chunk` (input that does not arrive in slots): it is copied into slots, which are handed over
-   * as they fill up. Not to be mixed with next() and commit().
-   */
-  copy(chunk: Buffer): void {
-    for (let off = 0; off < chunk.length; ) {
-      this.current ??= this.next();
-      const n = chunk.copy(this.current, this.partial, off);
-      this.partial += n;
-      off += n;
-      if (this.partial === this.slotSize) this.flush();
     }
   }
 
@@ -189,66 +409,24 @@ export class HashRing implements Hasher {
   digest(): string {
     this.flush();
     this.ended = true;
-    if (this.worker) {
-      Atomics.add(this.ctl, FILLED, 1);
-      Atomics.notify(this.ctl, FILLED);
-      this.waitFor(DONE, () => Atomics.load(this.ctl, DONE) !== 0);
-    }
-    if (!this.worker) {
-      this.hashLocally(this.filled);
-      return `sha256:${this.local.digest('hex')}`;
-    }
-    const out = Buffer.from(this.sab, this.digestOffset, DIGEST_BYTES + ERROR_BYTES);
-    this.worker = undefined; // it exits by itself
-    if (Atomics.load(this.ctl, DONE) === 2) {
-      const text = out.toString('utf8', DIGEST_BYTES, out.indexOf(0, DIGEST_BYTES));
-      throw new LayerError(`cannot hash the layer: ${text}`);
-    }
-    this.threaded = true;
-    return `sha256:${out.toString('hex', 0, DIGEST_BYTES)}`;
+    if (!this.worker) return this.localDigest();
+    Atomics.add(this.ctl, FILLED, 1);
+    Atomics.notify(this.ctl, FILLED);
+    return this.workerDigest();
   }
 
-  /** Stop the hasher (on an error); the ring is unusable afterwards. */
-  abort(): void {
-    this.ended = true;
-    const w = this.worker;
+  protected localDigest(): string {
     this.worker = undefined;
-    if (w) {
-      Atomics.add(this.ctl, FILLED, 1);
-      Atomics.notify(this.ctl, FILLED);
-      void w.terminate().catch(() => {});
-    }
+    this.hashLocally(this.filled);
+    return `sha256:${(this.local as Hash).digest('hex')}`;
   }
 
   private hashLocally(upTo: number): void {
+    this.local ??= createHash('sha256');
     for (; this.hashedHere < upTo; this.hashedHere++) {
       const slot = this.hashedHere % this.slots;
       const start = slot * this.slotSize;
       this.local.update(this.data.subarray(start, start + this.lengths[slot]));
-    }
-  }
-
-  /** Until `count` slots are hashed: by the worker, or here when there is none (or it never started). */
-  private waitHashed(count: number): void {
-    if (this.worker) this.waitFor(HASHED, () => Atomics.load(this.ctl, HASHED) >= count);
-    if (!this.worker) this.hashLocally(count);
-  }
-
-  /** Wait until `ready()`, re-checked whenever `word` changes; drops a worker that never started. */
-  private waitFor(word: number, ready: () => boolean): void {
-    const start = Date.now();
-    while (!ready()) {
-      const v = Atomics.load(this.ctl, word);
-      if (ready()) break;
-      Atomics.wait(this.ctl, word, v, Atomics.load(this.ctl, STARTED) ? 100 : Math.min(100, this.startMs));
-      const waited = Date.now() - start;
-      if (waited >= this.startMs && Atomics.compareExchange(this.ctl, STARTED, 0, CANCELLED) === 0) {
-        // It never ran, so it hashed nothing and every slot still holds its bytes: hash them here.
-        void this.worker?.terminate().catch(() => {});
-        this.worker = undefined;
-        return;
-      }
-      if (waited > STALL_MS) throw new LayerError('the layer hashing thread stopped');
     }
   }
 }

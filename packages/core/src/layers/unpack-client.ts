@@ -1,18 +1,24 @@
 // Unpacking runs in a worker thread: the unpacker's file system calls are synchronous (3-5x faster
 // than async ones for this work, research/perf-baselines.md §3), and off the main thread they leave its
-// event loop free for progress, signals, and a library user's other work. The main thread reads the
-// layer blob (a stream that any rootfs source may provide) and hands the bytes over on request; the
-// worker decompresses, checks and writes. Worker threads share the process's mount namespace, which is
+// event loop free for progress, signals, and a library user's other work. A plain layer file is read
+// and hashed by a second worker (hash-ring.ts FileRing), started here at the same time as the unpack
+// worker so that both boot at once; a compressed file is read by the unpack worker; a stream (that
+// any rootfs source may provide) is read here and its bytes handed over on request. The unpack worker
+// decompresses, checks and writes. Worker threads share the process's mount namespace, which is
 // the host's: unpacking never runs in a stage.
+import { closeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { ImageError, LayerError } from '../errors.js';
+import { openBlob } from './compression.js';
+import { FileRing, type FileRingHandle, RING_SLOTS, SLOT_BYTES } from './hash-ring.js';
 import type { UnpackOptions, UnpackResult } from './unpack.js';
 
-/** What the worker is started with: a file to read itself, or none (the bytes come as messages). */
+/** What the worker is started with: a ring to unpack from, a file to read itself, or neither (the bytes come as messages). */
 export interface WorkerInit {
   dest: string;
   options: Omit<UnpackOptions, 'onProgress'>;
+  ring?: FileRingHandle;
   file?: string;
 }
 /** Messages to the worker: a chunk of the tarball, its end, or why it stops. */
@@ -34,9 +40,9 @@ function workerPath(): string {
 
 /**
  * unpackLayer() in a worker thread: the same options, results and errors. The input is a stream, read
- * here and handed over, or a file (`{ file }`), which the worker reads itself (faster: no copies, no
- * messages; give `options.blob` to have its digest checked). When `signal` aborts, the worker is
- * stopped and the promise rejects with the signal's reason once it has exited.
+ * here and handed over, or a file (`{ file }`), read by worker threads (faster: no copies through this
+ * thread, no messages; give `options.blob` to have its digest checked). When `signal` aborts, the
+ * workers are stopped and the promise rejects with the signal's reason once they have exited.
  */
 export function unpackInWorker(
   input: NodeJS.ReadableStream | { file: string },
@@ -44,9 +50,26 @@ export function unpackInWorker(
   options: UnpackOptions,
   signal?: AbortSignal,
 ): Promise<UnpackResult> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
   const { onProgress, ...rest } = options;
   const file = 'file' in input ? input.file : undefined;
-  const init: WorkerInit = { dest, options: rest, ...(file === undefined ? {} : { file }) };
+  // A plain tarball file: its reader starts now, next to the unpack worker.
+  let ring: FileRing | undefined;
+  let fd = -1;
+  if (file !== undefined) {
+    try {
+      const blob = openBlob(file);
+      if (blob.compression === 'none') {
+        fd = blob.fd;
+        ring = FileRing.start(fd, RING_SLOTS, SLOT_BYTES);
+      } else closeSync(blob.fd);
+    } catch (err) {
+      if (fd >= 0) closeSync(fd);
+      return Promise.reject(err);
+    }
+  }
+  const source = ring ? { ring: ring.handle() } : file === undefined ? {} : { file };
+  const init: WorkerInit = { dest, options: rest, ...source };
   const worker = new Worker(workerPath(), { workerData: init });
   const chunks = file === undefined ? (input as AsyncIterable<Buffer>)[Symbol.asyncIterator]() : undefined;
   let bytes = 0;
@@ -85,7 +108,7 @@ export function unpackInWorker(
     worker.on('error', (err) => {
       outcome ??= { error: { name: 'Error', message: err.message } };
     });
-    worker.on('exit', () => {
+    const settle = () => {
       signal?.removeEventListener('abort', abort);
       // A read error (a digest mismatch of the blob, a source that failed) explains the abort.
       if (signal?.aborted) reject(signal.reason);
@@ -93,6 +116,14 @@ export function unpackInWorker(
       else if (outcome && 'done' in outcome) resolve(outcome.done);
       else reject(rebuild(outcome?.error ?? { name: 'Error', message: 'the unpack worker stopped' }));
       if (!file) (input as { destroy?: () => void }).destroy?.();
+    };
+    worker.on('exit', () => {
+      if (!ring) return settle();
+      // The reader has stopped (done, or stopped now) before its fd is closed.
+      void ring.abort().then(() => {
+        closeSync(fd);
+        settle();
+      });
     });
   });
 }

@@ -5,9 +5,10 @@
 //   `zstd -dc` child process: Node 20 has no zstd; the Debian `zstd` package provides it), or plain
 //   tar. bzip2 and anything else are refused. When a media type is given, the sniffed compression must
 //   match it. The uncompressed stream is hashed to its very end (bytes after the end-of-archive blocks
-//   included): that sha256 is the diffID, compared when one is given. An uncompressed layer is hashed
-//   by a worker thread from a ring of shared slots (hash-ring.ts); a compressed one on this thread
-//   (decompression in the thread pool is the slower half there).
+//   included): that sha256 is the diffID, compared when one is given. A plain layer file is read and
+//   hashed by a worker thread into a ring of shared slots that this thread unpacks from (hash-ring.ts
+//   FileRing); a plain stream is hashed by a worker behind this thread (HashRing); a compressed one on
+//   this thread (decompression in the thread pool is the slower half there).
 // - Parsing: tar-scan.ts, our own strict reader (PAX values as bytes, limits, no sparse files).
 // - File system work: synchronous calls only, all in LayerWriter, which takes entries and body chunks
 //   and could run unchanged in a worker thread. Every path is resolved by fds inside `dest` with chroot
@@ -55,23 +56,20 @@
 //     that later becomes a parent (or a directory) turns into an opaque directory.
 // - Speed (bench/unpack.mjs): parent directory fds are cached by lexical directory name (dropped on
 //   every removal, bounded between entries); entries are created first and lstat'ed only on EEXIST; a
-//   plain layer file is read in 1 MiB slots, two reads in flight, hashed meanwhile. Not done yet:
+//   plain layer file is read and hashed on another thread, in 1 MiB slots. Not done yet:
 //   userns variants (user.overlay.*, no mknod), a decompression-ratio limit.
 // - Errors: a LayerError naming the entry. Dest is left as it was when the error struck; the caller
 //   unpacks into a fresh directory and removes it on failure.
 import type { ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import {
   closeSync,
   createReadStream,
   fchmodSync,
   fchownSync,
-  read as fsRead,
   fstatSync,
   lstatSync,
-  openSync,
   readdirSync,
-  readSync,
   rmSync,
   type Stats,
   writeSync,
@@ -116,8 +114,9 @@ import {
   utimensat,
 } from '@builder/native';
 import { LayerError } from '../errors.js';
+import { type Compression, checkMediaType, openBlob, SNIFF_BYTES, sniff } from './compression.js';
 import { Lowers } from './copy-up.js';
-import { type Hasher, HashRing, LocalHash } from './hash-ring.js';
+import { FileRing, HashRing, LocalHash, RING_SLOTS, SLOT_BYTES } from './hash-ring.js';
 import { type TarEntry, TarScanner } from './tar-scan.js';
 
 export type LayerFormat = 'overlay' | 'flat';
@@ -152,153 +151,121 @@ export interface UnpackResult {
   copiedUp: number;
 }
 
-type Compression = 'gzip' | 'zstd' | 'none';
-
 const OPAQUE = '.wh..wh..opq';
 /** Non-directories replaced by directories for one path at most (a path has at most this many levels). */
 const LIMIT_REPLACED = 1024;
 const S_ISGID = 0o2000;
 const WH = '.wh.';
 
-/** Read size: large reads keep syscalls and per-chunk work few; one buffer, reused. */
+/** Read size of a compressed layer file. */
 const CHUNK = 1 << 20;
-/** Reads of a plain layer file in flight while a slot is unpacked. */
-const READ_AHEAD = 2;
-/** Slots of the hash ring (each CHUNK bytes): how far unpacking may run ahead of the diffID hash. */
-const RING_SLOTS = 16;
+/** zlib's output chunk size: fewer, larger chunks through the async iteration. */
+const GUNZIP_CHUNK = 256 << 10;
 
+/**
+ * Unpack a layer tarball, a file or a stream, into `dest`. A plain tarball file is read and hashed by a
+ * worker thread (FileRing) while this thread unpacks; its file system calls block this thread.
+ */
 export async function unpackLayer(
   input: NodeJS.ReadableStream | string,
   dest: string,
   opts: UnpackOptions,
 ): Promise<UnpackResult> {
-  let bytesIn = 0;
-  const counted = (n: number) => {
-    bytesIn += n;
-    opts.onProgress?.(bytesIn);
-  };
-  let fd = -1;
-  let stream: Readable | undefined;
-  let compression: Compression;
-  let first: Buffer;
-  if (typeof input === 'string') {
-    // A file: sniff its first bytes with a pread; a plain tarball is then read with synchronous reads.
-    try {
-      fd = openSync(input, 'r');
-      const head = Buffer.alloc(6);
-      first = head.subarray(0, readSync(fd, head, 0, head.length, 0));
-      compression = sniff(first);
-    } catch (err) {
-      if (fd >= 0) closeSync(fd);
-      if (err instanceof LayerError) throw err;
-      throw new LayerError(`layer tarball ${input} cannot be read: ${errorText(err)}`, { cause: err });
-    }
-    if (compression !== 'none') {
-      stream = createReadStream('', { fd, highWaterMark: CHUNK });
-      fd = -1; // the stream closes it
-      first = Buffer.alloc(0);
-    }
-  } else {
-    stream = (input as Readable).read ? (input as Readable) : Readable.from(input);
-    first = Buffer.alloc(0);
-    compression = 'none';
+  if (typeof input !== 'string') return unpackStream(input, dest, opts);
+  const { fd, compression } = openBlob(input);
+  if (compression !== 'none') return unpackStream(createReadStream('', { fd, highWaterMark: CHUNK }), dest, opts);
+  const ring = FileRing.start(fd, RING_SLOTS, SLOT_BYTES);
+  try {
+    return unpackFileRing(ring, dest, opts);
+  } finally {
+    await ring.abort(); // stopped (after an error) before its fd is closed
+    closeSync(fd);
   }
-  const iterator = stream?.[Symbol.asyncIterator]() as AsyncIterator<Buffer> | undefined;
+}
+
+/**
+ * Unpack the plain tarball file a FileRing reads (started here or by another thread, which then owns
+ * its fd and its worker). Synchronous: this thread only waits for slots the reader has not filled yet.
+ */
+export function unpackFileRing(ring: FileRing, dest: string, opts: UnpackOptions): UnpackResult {
+  const writer = newWriter(dest, opts);
+  const scanner = new TarScanner(writer);
+  let total = 0;
+  try {
+    for (let slot = ring.take(); slot; slot = ring.take()) {
+      if (total === 0 && opts.mediaType !== undefined) checkMediaType(opts.mediaType, sniff(slot));
+      total += slot.length;
+      opts.onProgress?.(total);
+      scanner.push(slot);
+      ring.release();
+    }
+    finishUnpack(scanner, writer, total);
+  } catch (err) {
+    writer.abort();
+    void ring.abort();
+    throw asUnpackError(err);
+  }
+  const diffId = ring.digest();
+  // A plain blob's digest is its diffID.
+  return verified({ diffId, blobDigest: diffId, bytesIn: ring.bytes, total }, scanner, writer, opts);
+}
+
+/** A stream: its first bytes are sniffed; gzip goes through zlib, zstd through `zstd -dc`. */
+async function unpackStream(input: NodeJS.ReadableStream, dest: string, opts: UnpackOptions): Promise<UnpackResult> {
+  const stream = (input as Readable).read ? (input as Readable) : Readable.from(input);
+  const iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let bytesIn = 0;
   // The blob's own digest, when it is compressed (a plain blob's digest is its diffID).
-  const blobHash = opts.blob && compression !== 'none' ? createHash('sha256') : undefined;
+  let blobHash: Hash | undefined;
   const next = async (): Promise<Buffer | undefined> => {
-    const r = await (iterator as AsyncIterator<Buffer>).next();
+    const r = await iterator.next();
     if (r.done) return undefined;
-    counted(r.value.length);
+    bytesIn += r.value.length;
+    opts.onProgress?.(bytesIn);
     blobHash?.update(r.value);
     return r.value;
   };
+  let compression: Compression = 'none';
+  let first: Buffer;
   let sourceDone = false;
   try {
-    if (typeof input !== 'string') {
-      // Sniff the first bytes of the stream.
-      const head: Buffer[] = [];
-      let headLen = 0;
-      while (headLen < 6) {
-        const chunk = await next();
-        if (!chunk) {
-          sourceDone = true;
-          break;
-        }
-        head.push(chunk);
-        headLen += chunk.length;
+    const head: Buffer[] = [];
+    let headLen = 0;
+    while (headLen < SNIFF_BYTES) {
+      const chunk = await next();
+      if (!chunk) {
+        sourceDone = true;
+        break;
       }
-      first = head.length === 1 ? head[0] : Buffer.concat(head);
-      compression = sniff(first);
+      head.push(chunk);
+      headLen += chunk.length;
     }
+    first = head.length === 1 ? head[0] : Buffer.concat(head);
+    compression = sniff(first);
     if (opts.mediaType !== undefined) checkMediaType(opts.mediaType, compression);
   } catch (err) {
-    if (fd >= 0) closeSync(fd);
-    stream?.destroy();
+    stream.destroy();
     throw asReadError(err, compression);
   }
+  if (compression !== 'none' && opts.blob) blobHash = createHash('sha256').update(first);
 
-  if (opts.lowers?.length && opts.format !== 'overlay') {
-    throw new LayerError('lower layer directories only apply to the overlay format');
-  }
-  const writer = new LayerWriter(dest, opts.format, opts.lowers);
+  const writer = newWriter(dest, opts);
   const scanner = new TarScanner(writer);
-  // Decompressing costs more than hashing, on a thread pool thread: a compressed layer is hashed here
-  // (no copies, no extra thread competing for the CPU, far less memory).
-  const ring = compression === 'none' ? new HashRing(RING_SLOTS, CHUNK) : undefined;
-  const hasher: Hasher = ring ?? new LocalHash();
+  // A plain stream is hashed by a worker behind this thread; a compressed one here (decompressing, in
+  // the thread pool, is the slower half: no copies, no extra thread competing for the CPU, less memory).
+  const hasher = compression === 'none' ? new HashRing(RING_SLOTS, SLOT_BYTES) : new LocalHash();
   let total = 0;
-  const scan = (chunk: Buffer) => {
-    total += chunk.length;
-    scanner.push(chunk);
-  };
   const push = (chunk: Buffer) => {
     hasher.copy(chunk);
-    scan(chunk);
+    total += chunk.length;
+    scanner.push(chunk);
   };
   let child: ChildProcess | undefined;
   let childError = '';
   let plain: Readable | undefined;
   let raw: Readable | undefined;
   try {
-    if (fd >= 0 && ring) {
-      // Straight into the ring's slots, READ_AHEAD reads in flight (in the thread pool, at their
-      // offsets) while a slot is unpacked.
-      if (fstatSync(fd).size >= (RING_SLOTS * CHUNK) / 4) ring.startWorker();
-      const file = fd;
-      const reads: { buf: Buffer; at: number; n: Promise<number> }[] = [];
-      let pos = 0;
-      const issue = () => {
-        const buf = ring.slotAt(reads.length);
-        const at = pos;
-        pos += CHUNK;
-        const n = new Promise<number>((resolve, reject) =>
-          fsRead(file, buf, 0, CHUNK, at, (err, got) => (err ? reject(asReadError(err, compression)) : resolve(got))),
-        );
-        n.catch(() => {});
-        reads.push({ buf, at, n });
-      };
-      try {
-        while (reads.length < READ_AHEAD) issue();
-        for (;;) {
-          const head = reads.shift() as (typeof reads)[number];
-          const n = await head.n;
-          if (n === 0) break;
-          counted(n);
-          ring.commit(n);
-          if (n < CHUNK) {
-            // The end, or a short read: the reads after it started at the wrong offset.
-            for (const r of reads.splice(0)) await r.n.catch(() => 0);
-            pos = head.at + n;
-          }
-          while (reads.length < READ_AHEAD) issue();
-          scan(head.buf.subarray(0, n));
-        }
-      } finally {
-        // No read may still be in flight when the fd is closed.
-        for (const r of reads.splice(0)) await r.n.catch(() => 0);
-      }
-    } else if (compression === 'none') {
+    if (compression === 'none') {
       if (first.length) push(first);
       try {
         for (let chunk = sourceDone ? undefined : await next(); chunk; chunk = await next()) push(chunk);
@@ -345,37 +312,53 @@ export async function unpackLayer(
       const code = await exited;
       if (code !== 0) throw new LayerError(`zstd -dc failed (exit ${code}): ${childError.trim()}`);
     }
-    if (total === 0) throw new LayerError('layer tarball is empty (0 bytes after decompression)');
-    scanner.finish();
-    writer.finish();
+    finishUnpack(scanner, writer, total);
   } catch (err) {
     writer.abort();
-    hasher.abort();
+    void hasher.abort();
     child?.kill();
     raw?.destroy();
     plain?.destroy();
-    stream?.destroy();
-    if (err instanceof LayerError) throw err;
-    throw new LayerError(`cannot unpack layer: ${errorText(err)}`, { cause: err });
-  } finally {
-    if (fd >= 0) closeSync(fd);
+    stream.destroy();
+    throw asUnpackError(err);
   }
   const diffId = hasher.digest();
-  if (opts.blob) {
-    const got = blobHash ? `sha256:${blobHash.digest('hex')}` : diffId;
-    if (bytesIn !== opts.blob.size)
-      throw new LayerError(`layer blob size mismatch: expected ${opts.blob.size} bytes, read ${bytesIn}`);
-    if (got !== opts.blob.digest)
-      throw new LayerError(`layer blob digest mismatch: expected ${opts.blob.digest}, got ${got}`);
-  }
-  if (opts.diffId !== undefined && opts.diffId !== diffId) {
-    throw new LayerError(`layer diffID mismatch: expected ${opts.diffId}, got ${diffId}`);
-  }
-  return { diffId, entries: scanner.entries, size: total, copiedUp: writer.copiedUp };
+  const blobDigest = blobHash ? `sha256:${blobHash.digest('hex')}` : diffId;
+  return verified({ diffId, blobDigest, bytesIn, total }, scanner, writer, opts);
 }
 
-/** zlib's output chunk size: fewer, larger chunks through the async iteration. */
-const GUNZIP_CHUNK = 256 << 10;
+function newWriter(dest: string, opts: UnpackOptions): LayerWriter {
+  if (opts.lowers?.length && opts.format !== 'overlay') {
+    throw new LayerError('lower layer directories only apply to the overlay format');
+  }
+  return new LayerWriter(dest, opts.format, opts.lowers);
+}
+
+/** The end of the tarball: it must have had bytes and ended where an entry ends; directory times last. */
+function finishUnpack(scanner: TarScanner, writer: LayerWriter, total: number): void {
+  if (total === 0) throw new LayerError('layer tarball is empty (0 bytes after decompression)');
+  scanner.finish();
+  writer.finish();
+}
+
+/** The result, once the blob (digest and size) and the diffID are what the options say. */
+function verified(
+  got: { diffId: string; blobDigest: string; bytesIn: number; total: number },
+  scanner: TarScanner,
+  writer: LayerWriter,
+  opts: UnpackOptions,
+): UnpackResult {
+  if (opts.blob) {
+    if (got.bytesIn !== opts.blob.size)
+      throw new LayerError(`layer blob size mismatch: expected ${opts.blob.size} bytes, read ${got.bytesIn}`);
+    if (got.blobDigest !== opts.blob.digest)
+      throw new LayerError(`layer blob digest mismatch: expected ${opts.blob.digest}, got ${got.blobDigest}`);
+  }
+  if (opts.diffId !== undefined && opts.diffId !== got.diffId) {
+    throw new LayerError(`layer diffID mismatch: expected ${opts.diffId}, got ${got.diffId}`);
+  }
+  return { diffId: got.diffId, entries: scanner.entries, size: got.total, copiedUp: writer.copiedUp };
+}
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -384,29 +367,9 @@ function asReadError(err: unknown, compression: Compression): LayerError {
   return new LayerError(`layer tarball cannot be read (${compression}): ${errorText(err)}`, { cause: err });
 }
 
-function sniff(b: Buffer): Compression {
-  if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) return 'gzip';
-  if (b.length >= 4) {
-    const m = b.readUInt32LE(0);
-    if (m === 0xfd2fb528 || (m & 0xfffffff0) === 0x184d2a50) return 'zstd'; // frame or skippable frame
-  }
-  if (b.length >= 3 && b.toString('latin1', 0, 3) === 'BZh') throw new LayerError('bzip2 layers are not supported');
-  if (b.length >= 6 && b.toString('latin1', 0, 6) === '\xfd7zXZ\0') throw new LayerError('xz layers are not supported');
-  return 'none';
-}
-
-function checkMediaType(mediaType: string, found: Compression): void {
-  const base = mediaType.split(';')[0].trim();
-  let want: Compression;
-  if (/[+.]gzip$/.test(base)) want = 'gzip';
-  else if (/[+.]zstd$/.test(base)) want = 'zstd';
-  else if (/[.+]tar$/.test(base)) want = 'none';
-  else throw new LayerError(`unsupported layer media type '${mediaType}'`);
-  if (want !== found) {
-    throw new LayerError(
-      `layer media type '${mediaType}' says ${want}, but the data is ${found === 'none' ? 'not compressed' : found}`,
-    );
-  }
+function asUnpackError(err: unknown): LayerError {
+  if (err instanceof LayerError) return err;
+  return new LayerError(`cannot unpack layer: ${errorText(err)}`, { cause: err });
 }
 
 /** A name with an empty, `.` or `..` component (after leading `./` and slashes at both ends are cut). */

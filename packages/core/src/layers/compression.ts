@@ -1,0 +1,51 @@
+// What a layer blob is compressed with: sniffed from its first bytes, checked against its media type.
+// Kept apart from the unpacker so that the main thread can sniff a file without loading it.
+import { closeSync, openSync, readSync } from 'node:fs';
+import { LayerError } from '../errors.js';
+
+export type Compression = 'gzip' | 'zstd' | 'none';
+
+/** Bytes sniff() needs. */
+export const SNIFF_BYTES = 6;
+
+/** The compression of a blob from its first bytes; throws for the ones we do not read (bzip2, xz). */
+export function sniff(b: Buffer): Compression {
+  if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) return 'gzip';
+  if (b.length >= 4) {
+    const m = b.readUInt32LE(0);
+    if (m === 0xfd2fb528 || (m & 0xfffffff0) === 0x184d2a50) return 'zstd'; // frame or skippable frame
+  }
+  if (b.length >= 3 && b.toString('latin1', 0, 3) === 'BZh') throw new LayerError('bzip2 layers are not supported');
+  if (b.length >= 6 && b.toString('latin1', 0, 6) === '\xfd7zXZ\0') throw new LayerError('xz layers are not supported');
+  return 'none';
+}
+
+/** Throws unless the media type names the compression found (or is not a layer type we read). */
+export function checkMediaType(mediaType: string, found: Compression): void {
+  const base = mediaType.split(';')[0].trim();
+  let want: Compression;
+  if (/[+.]gzip$/.test(base)) want = 'gzip';
+  else if (/[+.]zstd$/.test(base)) want = 'zstd';
+  else if (/[.+]tar$/.test(base)) want = 'none';
+  else throw new LayerError(`unsupported layer media type '${mediaType}'`);
+  if (want !== found) {
+    throw new LayerError(
+      `layer media type '${mediaType}' says ${want}, but the data is ${found === 'none' ? 'not compressed' : found}`,
+    );
+  }
+}
+
+/** Open a layer blob file and sniff it; the fd is the caller's to close. */
+export function openBlob(path: string): { fd: number; compression: Compression } {
+  let fd = -1;
+  try {
+    fd = openSync(path, 'r');
+    const head = Buffer.alloc(SNIFF_BYTES);
+    return { fd, compression: sniff(head.subarray(0, readSync(fd, head, 0, head.length, 0))) };
+  } catch (err) {
+    if (fd >= 0) closeSync(fd);
+    if (err instanceof LayerError) throw err;
+    const why = err instanceof Error ? err.message : String(err);
+    throw new LayerError(`layer tarball ${path} cannot be read: ${why}`, { cause: err });
+  }
+}

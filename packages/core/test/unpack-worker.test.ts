@@ -1,0 +1,116 @@
+// unpackInWorker, as the layer store runs it: a plain tarball file read by a reader thread that starts
+// next to the unpack worker (FileRing), a gzipped one read by the worker, a stream handed over in
+// chunks. The same tree, diffID and errors as unpackLayer on this thread; the blob's digest and size
+// checked; an abort stops both threads; no fd is left open either way. Runs as root (file owners).
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { diffTrees, walkTree } from '../../../test/helpers/tree.js';
+import { LayerError } from '../src/errors.js';
+import { unpackLayer } from '../src/layers/unpack.js';
+import { unpackInWorker } from '../src/layers/unpack-client.js';
+import { type TestEntry, tar } from './tar-writer.js';
+
+let work: string;
+let n = 0;
+beforeAll(() => {
+  if (process.getuid?.() !== 0) throw new Error('these tests need root (file owners)');
+  work = mkdtempSync(join(tmpdir(), 'unpack-worker-'));
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const fresh = () => {
+  const d = join(work, `d${n++}`);
+  mkdirSync(d);
+  return d;
+};
+const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const openFds = () => readdirSync('/proc/self/fd').length;
+
+// 24 MiB of file data: more than the ring's 16 slots of 1 MiB, so the reader waits for free slots.
+const entries: TestEntry[] = [{ name: 'd/', type: 'dir', mode: 0o750, uid: 3, gid: 4, mtime: 1_600_000_000 }];
+for (let i = 0; i < 12; i++) {
+  entries.push({ name: `d/f${i}`, data: randomBytes(2 * 1024 * 1024 + 777 * i), mode: 0o640, uid: i, gid: 9 });
+  entries.push({ name: `d/s${i}`, type: 'symlink', linkname: `f${i}`, mtime: 1_500_000_000 + i });
+}
+entries.push({ name: 'd/hard', type: 'link', linkname: 'd/f3' });
+const layer = tar(entries);
+const file = (name: string, data: Buffer) => {
+  const path = join(work, name);
+  writeFileSync(path, data);
+  return path;
+};
+
+test('a plain tarball file: the same tree, diffID and entries as unpackLayer; its blob checked', async () => {
+  const path = file('plain.tar', layer);
+  const here = fresh();
+  const expected = await unpackLayer(path, here, { format: 'overlay' });
+  const there = fresh();
+  const fds = openFds();
+  let progress = 0;
+  const got = await unpackInWorker({ file: path }, there, {
+    format: 'overlay',
+    blob: { digest: sha(layer), size: layer.length },
+    onProgress: (b) => {
+      progress = b;
+    },
+  });
+  expect(got).toEqual(expected);
+  expect(got.diffId).toBe(sha(layer));
+  // The roots have no entry in the archive: their times are the directories' own.
+  for (const root of [here, there]) utimesSync(root, 0, 0);
+  expect(diffTrees(walkTree(here), walkTree(there))).toEqual([]);
+  expect(progress).toBeGreaterThan(0);
+  expect(progress).toBeLessThanOrEqual(layer.length);
+  expect(openFds()).toBe(fds);
+});
+
+test('a plain tarball file whose blob digest or size is wrong is refused; no fd stays open', async () => {
+  const path = file('wrong.tar', layer);
+  const fds = openFds();
+  const wrong = `sha256:${'0'.repeat(64)}`;
+  await expect(
+    unpackInWorker({ file: path }, fresh(), { format: 'overlay', blob: { digest: wrong, size: layer.length } }),
+  ).rejects.toEqual(new LayerError(`layer blob digest mismatch: expected ${wrong}, got ${sha(layer)}`));
+  await expect(
+    unpackInWorker({ file: path }, fresh(), { format: 'overlay', blob: { digest: sha(layer), size: 5 } }),
+  ).rejects.toEqual(new LayerError(`layer blob size mismatch: expected 5 bytes, read ${layer.length}`));
+  expect(openFds()).toBe(fds);
+});
+
+test('a gzipped file and a stream give the same result as the plain file', async () => {
+  const gz = gzipSync(layer);
+  const viaGz = await unpackInWorker({ file: file('layer.tar.gz', gz) }, fresh(), {
+    format: 'overlay',
+    blob: { digest: sha(gz), size: gz.length },
+  });
+  const viaStream = await unpackInWorker(Readable.from([layer.subarray(0, 5000), layer.subarray(5000)]), fresh(), {
+    format: 'overlay',
+  });
+  expect(viaGz.diffId).toBe(sha(layer));
+  expect(viaStream.diffId).toBe(sha(layer));
+  expect(viaGz.entries).toBe(entries.length);
+  expect(viaStream.entries).toBe(entries.length);
+});
+
+test('an abort stops the unpack worker and the reader: the promise rejects with the reason; no fd stays open', async () => {
+  const path = file('abort.tar', layer);
+  const fds = openFds();
+  const ac = new AbortController();
+  const running = unpackInWorker({ file: path }, fresh(), { format: 'overlay' }, ac.signal);
+  ac.abort(new Error('stop it'));
+  await expect(running).rejects.toThrow('stop it');
+  expect(openFds()).toBe(fds);
+  await expect(unpackInWorker({ file: path }, fresh(), { format: 'overlay' }, ac.signal)).rejects.toThrow('stop it');
+});
+
+test('a file that cannot be read is a LayerError naming it', async () => {
+  const missing = join(work, 'missing.tar');
+  await expect(unpackInWorker({ file: missing }, fresh(), { format: 'overlay' })).rejects.toEqual(
+    new LayerError(`layer tarball ${missing} cannot be read: ENOENT: no such file or directory, open '${missing}'`),
+  );
+});
