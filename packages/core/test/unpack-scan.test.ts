@@ -19,7 +19,7 @@ function scan(
     entry: () => {
       parts = [];
     },
-    data: (c) => parts.push(Buffer.from(c)),
+    data: (c, start, end) => parts.push(Buffer.from(c.subarray(start, end))),
     entryEnd: (e: TarEntry) =>
       out.push({
         name: e.name,

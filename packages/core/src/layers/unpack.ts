@@ -492,11 +492,10 @@ export class LayerWriter {
     }
   }
 
-  data(chunk: Buffer): void {
+  data(chunk: Buffer, start: number, end: number): void {
     const f = this.file;
     if (!f) return;
-    let off = 0;
-    while (off < chunk.length) off += writeSync(f.fd, chunk, off, chunk.length - off);
+    for (let off = start; off < end; ) off += writeSync(f.fd, chunk, off, end - off);
   }
 
   entryEnd(e: TarEntry): void {
