@@ -105,9 +105,7 @@ import {
   resolveInRoot,
   S_IFBLK,
   S_IFCHR,
-  S_IFDIR,
   S_IFIFO,
-  S_IFMT,
   SyscallError,
   symlinkat,
   unlinkat,
@@ -937,11 +935,20 @@ export class LayerWriter {
       const up = this.dir(i < 0 ? '' : dir.slice(0, i), create, replace);
       const name = dir.slice(i + 1);
       try {
-        const fd = openat(up.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        if ((fstatSync(fd).mode & S_IFMT) === S_IFDIR) r = { fd, path: join(up.path, name) };
-        else closeFd(fd);
+        // A non-directory fails with ENOTDIR (a symlink too: O_NOFOLLOW).
+        const fd = openat(up.fd, name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+        const path = join(up.path, name);
+        // A directory whose metadata this layer set: its owner is known, no fstat (overlay format:
+        // flat format wants the times of lower directories).
+        const owner = this.format === 'overlay' ? this.dirOwners.get(path) : undefined;
+        if (owner) {
+          const hit: CachedDir = { fd, path, gid: owner.gid, setgid: owner.setgid };
+          this.dirCache.set(dir, hit);
+          return hit;
+        }
+        r = { fd, path };
       } catch (err) {
-        if (!hasCode(err, 'ENOENT')) throw err;
+        if (!hasCode(err, 'ENOENT') && !hasCode(err, 'ENOTDIR')) throw err;
       }
     }
     r ??= create ? this.makeDirs(dir, replace) : resolveInRoot(this.rootFd, dir);
