@@ -142,18 +142,20 @@ export function mountSetattr(fd: number, attr: MountAttr, recursive: boolean, pa
 }
 
 const timesBuffer = Buffer.alloc(32);
+/** The same memory as two `struct timespec` of int64 fields (faster than Buffer's writeBigInt64LE). */
+const timespecs = new BigInt64Array(timesBuffer.buffer, timesBuffer.byteOffset, 4);
 const NS = 1_000_000_000n;
-/** A `struct timespec` at `off`; times before 1970 get a negative tv_sec and a tv_nsec in [0, 1e9), as the kernel wants. */
-function putTimespec(off: number, ns: bigint): void {
+/** The `struct timespec` `i`; times before 1970 get a negative tv_sec and a tv_nsec in [0, 1e9), as the kernel wants. */
+function putTimespec(i: number, ns: bigint): void {
   let nsec = ns % NS;
   if (nsec < 0n) nsec += NS;
-  timesBuffer.writeBigInt64LE((ns - nsec) / NS, off);
-  timesBuffer.writeBigInt64LE(nsec, off + 8);
+  timespecs[2 * i] = (ns - nsec) / NS;
+  timespecs[2 * i + 1] = nsec;
 }
 
 function packTimes(atimeNs: bigint, mtimeNs: bigint): Buffer {
   putTimespec(0, atimeNs);
-  putTimespec(16, mtimeNs);
+  putTimespec(1, mtimeNs);
   return timesBuffer;
 }
 
