@@ -43,7 +43,7 @@ const owner = (p: string) => {
   return [st.uid, st.gid, st.mode & 0o7777];
 };
 
-// 40 MiB of file data (the ring is 16 MiB), sizes not multiples of 512, plus small files and dirs.
+// 40 MiB of file data (the ring is 8 MiB), sizes not multiples of 512, plus small files and dirs.
 const big: TestEntry[] = [{ name: 'big/', type: 'dir', mode: 0o750, uid: 7, gid: 8 }];
 for (let i = 0; i < 20; i++) {
   big.push({ name: `big/f${i}`, data: randomBytes(2 * 1024 * 1024 + 333 * i), mode: 0o640, uid: i, gid: 100 + i });

@@ -39,7 +39,7 @@ const fdsOn = (path: string) =>
     }
   }).length;
 
-// 24 MiB of file data: more than the ring's 16 slots of 1 MiB, so the reader waits for free slots.
+// 24 MiB of file data: more than the ring's 8 slots of 1 MiB, so the reader waits for free slots.
 const entries: TestEntry[] = [{ name: 'd/', type: 'dir', mode: 0o750, uid: 3, gid: 4, mtime: 1_600_000_000 }];
 for (let i = 0; i < 12; i++) {
   entries.push({ name: `d/f${i}`, data: randomBytes(2 * 1024 * 1024 + 777 * i), mode: 0o640, uid: i, gid: 9 });

@@ -46,7 +46,7 @@ const ERROR_BYTES = 1024;
 /** Slot size: one read of a layer file, or that much of a stream. */
 export const SLOT_BYTES = 1 << 20;
 /** Slots of a ring: how far reading may run ahead of unpacking, and unpacking ahead of hashing. */
-export const RING_SLOTS = 16;
+export const RING_SLOTS = 8;
 
 /** A worker that has not started after this long is given up: this thread hashes (nothing is lost). */
 const START_MS = 3_000;
