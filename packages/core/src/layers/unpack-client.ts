@@ -70,7 +70,15 @@ export function unpackInWorker(
   }
   const source = ring ? { ring: ring.handle() } : file === undefined ? {} : { file };
   const init: WorkerInit = { dest, options: rest, ...source };
-  const worker = new Worker(workerPath(), { workerData: init });
+  let worker: Worker;
+  try {
+    worker = new Worker(workerPath(), { workerData: init });
+  } catch (err) {
+    return (ring ? ring.abort() : Promise.resolve()).then(() => {
+      if (fd >= 0) closeSync(fd);
+      throw err;
+    });
+  }
   const chunks = file === undefined ? (input as AsyncIterable<Buffer>)[Symbol.asyncIterator]() : undefined;
   let bytes = 0;
   let readError: unknown;
