@@ -56,6 +56,7 @@ describe('media types', () => {
   it('sniffs gzip and zstd magic', () => {
     expect(sniffCompression(Uint8Array.from([0x1f, 0x8b, 8, 0]))).toBe('gzip');
     expect(sniffCompression(Uint8Array.from([0x28, 0xb5, 0x2f, 0xfd]))).toBe('zstd');
+    expect(sniffCompression(Uint8Array.from([0x5e, 0x2a, 0x4d, 0x18]))).toBe('zstd'); // a skippable frame first
     expect(sniffCompression(Uint8Array.from([0x2e, 0x2f]))).toBe('none');
     expect(sniffCompression(new Uint8Array())).toBe('none');
   });

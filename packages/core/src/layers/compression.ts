@@ -2,22 +2,18 @@
 // Kept apart from the unpacker so that the main thread can sniff a file without loading it.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { LayerError } from '../errors.js';
+import { type Compression, sniffCompression } from '../images/media-types.js';
 
-export type Compression = 'gzip' | 'zstd' | 'none';
+export type { Compression } from '../images/media-types.js';
 
 /** Bytes sniff() needs. */
 export const SNIFF_BYTES = 6;
 
-/** The compression of a blob from its first bytes; throws for the ones we do not read (bzip2, xz). */
+/** The compression of a layer blob from its first bytes; throws for the ones we do not read (bzip2, xz). */
 export function sniff(b: Buffer): Compression {
-  if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) return 'gzip';
-  if (b.length >= 4) {
-    const m = b.readUInt32LE(0);
-    if (m === 0xfd2fb528 || (m & 0xfffffff0) === 0x184d2a50) return 'zstd'; // frame or skippable frame
-  }
   if (b.length >= 3 && b.toString('latin1', 0, 3) === 'BZh') throw new LayerError('bzip2 layers are not supported');
   if (b.length >= 6 && b.toString('latin1', 0, 6) === '\xfd7zXZ\0') throw new LayerError('xz layers are not supported');
-  return 'none';
+  return sniffCompression(b);
 }
 
 /** Throws unless the media type names the compression found (or is not a layer type we read). */
