@@ -317,7 +317,8 @@ export class TarScanner {
       }
     }
     checkPath(name, offset);
-    if (type === 'link' && linkname === '') {
+    // (This order runs both compares for every file: no deoptimization at the first hard link.)
+    if (linkname === '' && type === 'link') {
       throw new LayerError(`${where(name, offset)} is a hard link without a target`);
     }
     if ((type === 'link' || type === 'symlink') && Buffer.byteLength(linkname) > LIMITS.pathBytes) {

@@ -450,6 +450,7 @@ export class LayerWriter {
   private readonly opaqueDirs = new Set<string>();
   private readonly dirTimes = new Map<string, Times>();
   private readonly dirCache = new Map<string, CachedDir>();
+  private cacheLimit = 4;
   private file?: { fd: number; entry: TarEntry; parentFd: number; name: string; path: string; chown: boolean };
   private readonly lowers?: Lowers;
   /** What copy-ups put in this layer (resolved paths): a later opaque marker of this layer hides it. */
@@ -481,8 +482,13 @@ export class LayerWriter {
   }
 
   entry(e: TarEntry): void {
-    // Bound the cache between entries, never while an entry holds one of its fds.
-    if (this.dirCache.size >= CACHE_MAX) this.dropCache();
+    // Bound the cache between entries, never while an entry holds one of its fds. The first time at a
+    // few entries, so that the optimizing compiler has seen the drop before it compiles this (it would
+    // deoptimize the scanner, which this is inlined into, when the cache first fills).
+    if (this.dirCache.size >= this.cacheLimit) {
+      this.dropCache();
+      this.cacheLimit = CACHE_MAX;
+    }
     try {
       this.apply(e);
     } catch (err) {
