@@ -26,7 +26,7 @@
 //   STARTED  1 once the worker runs; 2: it was given up on before that.
 //   ABORT    1: the worker stops (FileRing: it may be waiting for a free slot).
 // A FileRing's byte count is a Float64 after the control words.
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import { readSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { LayerError } from '../errors.js';
@@ -42,6 +42,14 @@ const BYTES = CTL_WORDS * 4; // byte offset of the Float64 byte count
 const LENGTHS = BYTES + 8; // byte offset of one Int32 length per slot
 const DIGEST_BYTES = 32;
 const ERROR_BYTES = 1024;
+
+/**
+ * A new sha256. node:crypto loads on first use: the threads that only hand slots over or take them
+ * (the main thread, the unpack worker of a plain file) never load it, and start sooner.
+ */
+export function sha256(): Hash {
+  return process.getBuiltinModule('node:crypto').createHash('sha256');
+}
 
 /** Slot size: one read of a layer file, or that much of a stream. */
 export const SLOT_BYTES = 1 << 20;
@@ -130,7 +138,7 @@ export interface Hasher {
 
 /** sha256 on this thread (no ring, no copies). */
 export class LocalHash implements Hasher {
-  private readonly hash = createHash('sha256');
+  private readonly hash = sha256();
   copy(chunk: Buffer): void {
     this.hash.update(chunk);
   }
@@ -297,7 +305,7 @@ export class FileRing extends Ring {
       n = this.lengths[seq % this.slots];
     } else {
       // The worker never started: read (and hash) here. No slot is in use by anyone else.
-      this.local ??= createHash('sha256');
+      this.local ??= sha256();
       const buf = this.slot(seq);
       n = 0;
       for (let got = 1; got > 0 && n < this.slotSize; n += got) {
@@ -422,7 +430,7 @@ export class HashRing extends Ring {
   }
 
   private hashLocally(upTo: number): void {
-    this.local ??= createHash('sha256');
+    this.local ??= sha256();
     for (; this.hashedHere < upTo; this.hashedHere++) {
       const slot = this.hashedHere % this.slots;
       const start = slot * this.slotSize;

@@ -61,7 +61,7 @@
 // - Errors: a LayerError naming the entry. Dest is left as it was when the error struck; the caller
 //   unpacks into a fresh directory and removes it on failure.
 import type { ChildProcess } from 'node:child_process';
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import {
   closeSync,
   createReadStream,
@@ -114,7 +114,7 @@ import {
 import { LayerError } from '../errors.js';
 import { type Compression, checkMediaType, openBlob, SNIFF_BYTES, sniff } from './compression.js';
 import { Lowers } from './copy-up.js';
-import { FileRing, HashRing, LocalHash, RING_SLOTS, SLOT_BYTES } from './hash-ring.js';
+import { FileRing, HashRing, LocalHash, RING_SLOTS, SLOT_BYTES, sha256 } from './hash-ring.js';
 import { type TarEntry, TarScanner } from './tar-scan.js';
 
 export type LayerFormat = 'overlay' | 'flat';
@@ -245,7 +245,7 @@ async function unpackStream(input: NodeJS.ReadableStream, dest: string, opts: Un
     stream.destroy();
     throw asReadError(err, compression);
   }
-  if (compression !== 'none' && opts.blob) blobHash = createHash('sha256').update(first);
+  if (compression !== 'none' && opts.blob) blobHash = sha256().update(first);
 
   const writer = newWriter(dest, opts);
   const scanner = new TarScanner(writer);
