@@ -63,6 +63,20 @@ afterEach(() => {
 });
 
 describe('builder images and builder prune', () => {
+  it('a later run of a known image moves its last use, by touching its record (not rewriting it)', async () => {
+    await builder(['run', '--root', root, '--image', oci()]);
+    const [first] = (await images()) as unknown as { id: string; lastUsed: string; created: string }[];
+    const record = join(root, 'images', `${first.id.slice('sha256:'.length)}.json`);
+    const inode = statSync(record).ino;
+    await new Promise((r) => setTimeout(r, 20));
+    const r = await builder(['run', '--root', root, '--image', oci()]);
+    expect(r.code).toBe(0);
+    const [second] = (await images()) as unknown as { lastUsed: string; created: string }[];
+    expect(second.lastUsed > first.lastUsed).toBe(true);
+    expect(second.created).toBe(first.created);
+    expect(statSync(record).ino).toBe(inode);
+  });
+
   it('lists the images runs used, by config digest, with their layers and names', async () => {
     expect(await images()).toEqual([]);
     const r = await builder(['run', '--root', root, '--image', oci()]);

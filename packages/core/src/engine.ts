@@ -88,6 +88,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const runner = container.get(Runner);
   const registry = container.get(MountKindRegistry);
   const sources = container.get(RootfsSourceRegistry);
+  const log = container.get<Logger>(Logger);
   if (options.prestart) prestartStage();
   const store = new LayerStore(options.root ?? '/var/lib/builder');
 
@@ -118,7 +119,9 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       const interrupt = rest.forwardSignals ? interruptOnSignals() : undefined;
       let resolved: ResolvedSpec;
       try {
+        const t0 = Date.now(); // (not performance.now(): its module would load for every run)
         resolved = await openImage(spec, progress, interrupt?.signal);
+        if (spec.image !== undefined) log.debug('image ready', { image: spec.image, ms: Date.now() - t0 });
         interrupt?.signal.throwIfAborted();
       } finally {
         interrupt?.stop();

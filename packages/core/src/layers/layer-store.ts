@@ -38,6 +38,8 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -330,7 +332,10 @@ export class LayerStore {
     const now = new Date().toISOString();
     const old = this.readImage(hex);
     if (old?.names.includes(name)) {
-      this.writeImage({ ...old, lastUsed: now });
+      // The record's mtime says when it was last used: a touch, not a rewrite (on ext4, a file renamed
+      // over another has its data flushed first: a few ms on every run).
+      const at = new Date(now);
+      utimesSync(this.imageFile(hex), at, at);
       return;
     }
     const lock = await this.lock('images');
@@ -477,16 +482,24 @@ export class LayerStore {
       .filter((i): i is ImageInfo => i !== undefined);
   }
 
+  private imageFile(hex: string): string {
+    return join(this.dir('images'), `${hex}.json`);
+  }
+
+  /** An image's record; its last use is the later of the one written and the file's mtime (record()). */
   private readImage(hex: string): ImageInfo | undefined {
     try {
-      return JSON.parse(readFileSync(join(this.dir('images'), `${hex}.json`), 'utf8')) as ImageInfo;
+      const file = this.imageFile(hex);
+      const info = JSON.parse(readFileSync(file, 'utf8')) as ImageInfo;
+      const touched = new Date(statSync(file).mtimeMs).toISOString();
+      return touched > info.lastUsed ? { ...info, lastUsed: touched } : info;
     } catch {
       return undefined;
     }
   }
 
   private writeImage(info: ImageInfo): void {
-    writeAtomic(join(this.dir('images'), `${hexOf(info.id, 'image ID')}.json`), `${JSON.stringify(info, null, 2)}\n`);
+    writeAtomic(this.imageFile(hexOf(info.id, 'image ID')), `${JSON.stringify(info, null, 2)}\n`);
   }
 
   /** Take a lock, polling (a blocking flock would stall the event loop); returns its release. */
