@@ -4,35 +4,25 @@
 // children); modes exact whatever the umask and default ACLs; parents opened one component at a time,
 // symlinks among them resolved from the root; times before 1970. Runs as root (owners).
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createReadStream, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { lsetxattr } from '@builder/native';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { LayerError } from '../src/errors.js';
 import { type LayerFormat, unpackLayer } from '../src/layers/unpack.js';
+import { rootScratch } from './scratch.js';
 import { type TestEntry, tar } from './tar-writer.js';
 
-let work: string;
+const scratch = rootScratch('unpack-fast');
+const fresh = scratch.fresh;
 let n = 0;
-beforeAll(() => {
-  if (process.getuid?.() !== 0) throw new Error('these tests need root (file owners)');
-  work = mkdtempSync(join(tmpdir(), 'unpack-fast-'));
-});
-afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-const fresh = () => {
-  const d = join(work, `d${n++}`);
-  mkdirSync(d);
-  return d;
-};
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 async function unpack(entries: TestEntry[], format: LayerFormat = 'overlay') {
   const dest = fresh();
-  const file = join(work, `l${n++}.tar`);
+  const file = scratch.path(`l${n++}.tar`);
   writeFileSync(file, tar(entries));
   await unpackLayer(file, dest, { format });
   return dest;
@@ -61,7 +51,7 @@ function checkBig(dest: string): void {
 }
 
 test('a layer larger than the hash ring, from a file: diffID and contents exact', async () => {
-  const file = join(work, 'big.tar');
+  const file = scratch.path('big.tar');
   writeFileSync(file, bigTar);
   const dest = fresh();
   const r = await unpackLayer(file, dest, { format: 'overlay', diffId: sha(bigTar) });
@@ -70,7 +60,7 @@ test('a layer larger than the hash ring, from a file: diffID and contents exact'
 });
 
 test('the same layer as streams: fs stream, odd-sized chunks, gzip; progress counts the input bytes', async () => {
-  const file = join(work, 'big2.tar');
+  const file = scratch.path('big2.tar');
   writeFileSync(file, bigTar);
   const gz = gzipSync(bigTar, { level: 1 });
   const odd = (data: Buffer, size: number) =>
@@ -92,7 +82,7 @@ test('the same layer as streams: fs stream, odd-sized chunks, gzip; progress cou
     expect(seen).toBe(inBytes);
     checkBig(dest);
   }
-  const gzFile = join(work, 'big.tar.gz');
+  const gzFile = scratch.path('big.tar.gz');
   writeFileSync(gzFile, gz);
   const dest = fresh();
   expect((await unpackLayer(gzFile, dest, { format: 'overlay', diffId: sha(bigTar) })).entries).toBe(big.length);
@@ -103,7 +93,7 @@ test('a layer file of exactly 2 MiB, 2 MiB + 512 and 1 MiB - 512 (reads end on a
   const small = tar([{ name: 'f', data: 'x'.repeat(1000) }]);
   for (const size of [2 << 20, (2 << 20) + 512, (1 << 20) - 512]) {
     const data = Buffer.concat([small, Buffer.alloc(size - small.length)]); // zeros after the end: hashed, ignored
-    const file = join(work, `exact-${size}.tar`);
+    const file = scratch.path(`exact-${size}.tar`);
     writeFileSync(file, data);
     const dest = fresh();
     expect(await unpackLayer(file, dest, { format: 'overlay' })).toMatchObject({
@@ -116,7 +106,7 @@ test('a layer file of exactly 2 MiB, 2 MiB + 512 and 1 MiB - 512 (reads end on a
 });
 
 test('a wrong diffID of a large layer is still a LayerError', async () => {
-  const file = join(work, 'big3.tar');
+  const file = scratch.path('big3.tar');
   writeFileSync(file, bigTar);
   const wrong = `sha256:${'1'.repeat(64)}`;
   await expect(unpackLayer(file, fresh(), { format: 'overlay', diffId: wrong })).rejects.toThrow(
@@ -171,7 +161,7 @@ test('a destination directory that is setgid: its group is inherited only where 
   const { chownSync, chmodSync } = await import('node:fs');
   chownSync(dest, 0, 80);
   chmodSync(dest, 0o2775);
-  const file = join(work, `l${n++}.tar`);
+  const file = scratch.path(`l${n++}.tar`);
   writeFileSync(
     file,
     tar([
@@ -231,7 +221,7 @@ test('modes are exact whatever the umask and default ACLs (on the destination, o
   const dest = fresh();
   lsetxattr(dest, 'system.posix_acl_default', ACL_PRIVATE);
   mkdirSync(`${dest}/sub`); // inherits it
-  const file = join(work, `l${n++}.tar`);
+  const file = scratch.path(`l${n++}.tar`);
   writeFileSync(
     file,
     tar([
@@ -274,17 +264,17 @@ test('times before 1970 (a negative PAX mtime) are set exactly', async () => {
 });
 
 test('a layer file that cannot be read is a LayerError naming it', async () => {
-  const missing = join(work, 'no-such-layer.tar');
+  const missing = scratch.path('no-such-layer.tar');
   await expect(unpackLayer(missing, fresh(), { format: 'overlay' })).rejects.toThrow(
     new LayerError(`layer tarball ${missing} cannot be read: ENOENT: no such file or directory, open '${missing}'`),
   );
-  await expect(unpackLayer(work, fresh(), { format: 'overlay' })).rejects.toBeInstanceOf(LayerError);
+  await expect(unpackLayer(scratch.path(''), fresh(), { format: 'overlay' })).rejects.toBeInstanceOf(LayerError);
 });
 
 test("a layer file's blob digest and size are checked when given (plain and gzip)", async () => {
   const plain = tar([{ name: 'f', data: 'blob\n' }]);
   const gz = gzipSync(plain);
-  const files = { plain: join(work, 'blob.tar'), gz: join(work, 'blob.tar.gz') };
+  const files = { plain: scratch.path('blob.tar'), gz: scratch.path('blob.tar.gz') };
   writeFileSync(files.plain, plain);
   writeFileSync(files.gz, gz);
   const wrong = `sha256:${'2'.repeat(64)}`;

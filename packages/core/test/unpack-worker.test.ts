@@ -3,31 +3,19 @@
 // chunks. The same tree, diffID and errors as unpackLayer on this thread; the blob's digest and size
 // checked; an abort stops both threads; no fd is left open either way. Runs as root (file owners).
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync, readlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { diffTrees, walkTree } from '../../../test/helpers/tree.js';
 import { LayerError } from '../src/errors.js';
 import { unpackLayer } from '../src/layers/unpack.js';
 import { unpackInWorker } from '../src/layers/unpack-client.js';
+import { rootScratch } from './scratch.js';
 import { type TestEntry, tar } from './tar-writer.js';
 
-let work: string;
-let n = 0;
-beforeAll(() => {
-  if (process.getuid?.() !== 0) throw new Error('these tests need root (file owners)');
-  work = mkdtempSync(join(tmpdir(), 'unpack-worker-'));
-});
-afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-const fresh = () => {
-  const d = join(work, `d${n++}`);
-  mkdirSync(d);
-  return d;
-};
+const scratch = rootScratch('unpack-worker');
+const fresh = scratch.fresh;
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 /** This process's fds open on `path`. */
 const fdsOn = (path: string) =>
@@ -48,7 +36,7 @@ for (let i = 0; i < 12; i++) {
 entries.push({ name: 'd/hard', type: 'link', linkname: 'd/f3' });
 const layer = tar(entries);
 const file = (name: string, data: Buffer) => {
-  const path = join(work, name);
+  const path = scratch.path(name);
   writeFileSync(path, data);
   return path;
 };
@@ -114,7 +102,7 @@ test('an abort stops the unpack worker and the reader: the promise rejects with 
 });
 
 test('a file that cannot be read is a LayerError naming it', async () => {
-  const missing = join(work, 'missing.tar');
+  const missing = scratch.path('missing.tar');
   await expect(unpackInWorker({ file: missing }, fresh(), { format: 'overlay' })).rejects.toEqual(
     new LayerError(`layer tarball ${missing} cannot be read: ENOENT: no such file or directory, open '${missing}'`),
   );

@@ -486,7 +486,7 @@ export class LayerStore {
     return join(this.dir('images'), `${hex}.json`);
   }
 
-  /** An image's record; its last use is the later of the one written and the file's mtime (record()). */
+  /** An image's record; its last use is its mtime (record() touches it) when that is later. */
   private readImage(hex: string): ImageInfo | undefined {
     try {
       const file = this.imageFile(hex);
@@ -498,8 +498,10 @@ export class LayerStore {
     }
   }
 
+  /** Write a record; its mtime is its last use (a record rewritten for a name it lost was not used). */
   private writeImage(info: ImageInfo): void {
-    writeAtomic(this.imageFile(hexOf(info.id, 'image ID')), `${JSON.stringify(info, null, 2)}\n`);
+    const file = this.imageFile(hexOf(info.id, 'image ID'));
+    writeAtomic(file, `${JSON.stringify(info, null, 2)}\n`, new Date(info.lastUsed));
   }
 
   /** Take a lock, polling (a blocking flock would stall the event loop); returns its release. */
@@ -570,9 +572,10 @@ function isLive(name: string): boolean {
 }
 
 /** Write a file whole, through a temp file of this process renamed over it. */
-function writeAtomic(file: string, text: string): void {
+function writeAtomic(file: string, text: string, mtime?: Date): void {
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, text);
+  if (mtime) utimesSync(tmp, mtime, mtime);
   renameSync(tmp, file);
 }
 
