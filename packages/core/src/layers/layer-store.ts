@@ -2,6 +2,7 @@
 //   layers/<key>/diff         a layer unpacked in overlay format: what runs stack as an overlay lowerdir
 //   layers/<key>/layer.json   what the layer is (diffID, chainID, size)
 //   images/<id>.json          an image: its names, its layers, its run-time config, when it was last used
+//                             (its mtime: a run of a known image touches it)
 //   blobs/<digest hex>        the diffID a blob turned out to have (for sources that cannot tell it)
 //   runs/<pid>-<start>.json   the layers a live run uses (removed when it ends)
 //   pruning/<pid>-<start>     present while a prune is choosing and removing layers
