@@ -130,14 +130,8 @@ if (Atomics.compareExchange(ctl, ${STARTED}, 0, 1) === 0) try {
 }
 `;
 
-/** What unpackLayer hashes the uncompressed stream with. */
-export interface Hasher {
-  digest(): string;
-  abort(): void;
-}
-
-/** sha256 on this thread (no ring, no copies). */
-export class LocalHash implements Hasher {
+/** sha256 on this thread (no ring, no copies): a compressed stream's diffID. */
+export class LocalHash {
   private readonly hash = sha256();
   copy(chunk: Buffer): void {
     this.hash.update(chunk);
@@ -157,7 +151,7 @@ export interface FileRingHandle {
 }
 
 /** The shared memory and the worker's life: what both kinds of ring have in common. */
-abstract class Ring implements Hasher {
+abstract class Ring {
   readonly slotSize: number;
   protected readonly slots: number;
   protected readonly sab: SharedArrayBuffer;
