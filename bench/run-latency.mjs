@@ -24,9 +24,7 @@
 // To add a case, append an entry to the array returned by makeCases().
 import { spawn, spawnSync } from 'node:child_process';
 import {
-  accessSync,
   chmodSync,
-  constants,
   copyFileSync,
   existsSync,
   mkdirSync,
@@ -37,9 +35,10 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { constants as osConstants, release } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { BenchError, findOnPath, toCount } from './common.mjs';
 
 const BUILDER = fileURLToPath(new URL('../packages/cli/bin/builder.js', import.meta.url));
 const BUSYBOX = '/bin/busybox';
@@ -113,8 +112,6 @@ function tenMounts(root) {
   ].flatMap((m) => ['--mount', m]);
 }
 
-class BenchError extends Error {}
-
 // ---- options ----------------------------------------------------------------------------------
 
 function parseOptions(argv) {
@@ -138,25 +135,7 @@ function parseOptions(argv) {
   };
 }
 
-function toCount(text, flag, min) {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min) throw new BenchError(`${flag} must be an integer >= ${min}, got '${text}'`);
-  return n;
-}
-
 // ---- prerequisites ----------------------------------------------------------------------------
-
-function findOnPath(bin) {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, bin);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {}
-  }
-  return undefined;
-}
 
 function checkPrerequisites(cases) {
   const problems = [];

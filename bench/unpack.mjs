@@ -38,9 +38,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
-  accessSync,
   closeSync,
-  constants,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -56,9 +54,10 @@ import {
   statSync,
 } from 'node:fs';
 import { cpus, constants as osConstants, release, totalmem } from 'node:os';
-import { basename, delimiter, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { BenchError, findOnPath, toCount } from './common.mjs';
 
 const CHILD = fileURLToPath(new URL('./unpack-layer.mjs', import.meta.url));
 const CORE_BUNDLE = fileURLToPath(new URL('../packages/core/bundle/unpack.js', import.meta.url));
@@ -69,8 +68,6 @@ const RSS_GOAL_MIB = 64;
 const DEFAULT_CACHE = '/var/cache/builder-bench';
 const SUITE = 'bookworm';
 const NS_MARK = 'BUILDER_BENCH_UNPACK_NS';
-
-class BenchError extends Error {}
 
 // Every case runs without NODE_EXTRA_CA_CERTS: Node reads and parses that certificate bundle when it
 // starts, before any of builder's code runs (about 50 ms on the machine the docs' numbers come from),
@@ -136,24 +133,7 @@ function parseOptions(argv) {
   };
 }
 
-function toCount(text, flag, min) {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min) throw new BenchError(`${flag} must be an integer >= ${min}, got '${text}'`);
-  return n;
-}
-
 // ---- prerequisites ----------------------------------------------------------------------------
-
-function findOnPath(bin) {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    try {
-      accessSync(join(dir, bin), constants.X_OK);
-      return join(dir, bin);
-    } catch {}
-  }
-  return undefined;
-}
 
 function checkPrerequisites(options) {
   const problems = [];
