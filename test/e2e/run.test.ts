@@ -3,7 +3,7 @@ import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { type MountInfo, parseMountInfo } from '@builder/native/ops';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { run, startBuilder, waitFor } from '../helpers/cli.js';
+import { run, startBuilder, termForwarded, waitFor } from '../helpers/cli.js';
 import { alive, hostMounts, pidsMatching, requireRoot } from '../helpers/host.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 
@@ -258,25 +258,9 @@ describe('bad input: one clear line, the right status, nothing left behind', () 
 
 describe('signals and the death of builder', () => {
   it('SIGTERM to builder reaches the command, and its status comes back', async () => {
-    const { child, done } = startBuilder([
-      'run',
-      '--rootfs',
-      rootfs.path,
-      '--',
-      'sh',
-      '-c',
-      'trap "echo got-term; exit 42" TERM; echo ready; while :; do sleep 0.05; done',
-    ]);
-    await waitFor('the command to be ready', () => (child.stdout?.readableLength !== undefined ? true : undefined));
-    let out = '';
-    child.stdout?.on('data', (d) => {
-      out += d;
-    });
-    await waitFor('ready', () => (out.includes('ready') ? true : undefined));
-    child.kill('SIGTERM');
-    const r = await done;
+    const r = await termForwarded(rootfs.path);
     expect(r.code).toBe(42);
-    expect(out).toContain('got-term');
+    expect(r.out).toContain('got-term');
   });
 
   it('kill -9 of builder leaves no process and no mount behind', async () => {

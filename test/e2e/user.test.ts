@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEngine } from '@builder/core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BUILDER, run, startBuilder, waitFor } from '../helpers/cli.js';
+import { BUILDER, run, startBuilder, termForwarded, waitFor } from '../helpers/cli.js';
 import { alive, hostMounts, pidsMatching, requireRoot } from '../helpers/host.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 
@@ -257,26 +257,9 @@ describe('builder run --user', () => {
 
 describe('the stage after it dropped root', () => {
   it('SIGTERM to builder still reaches the command', async () => {
-    const { child, done } = startBuilder([
-      'run',
-      '--rootfs',
-      rootfs.path,
-      '--user',
-      'alice',
-      '--',
-      'sh',
-      '-c',
-      'trap "echo got-term; exit 42" TERM; echo ready; while :; do sleep 0.05; done',
-    ]);
-    let out = '';
-    child.stdout?.on('data', (d) => {
-      out += d;
-    });
-    await waitFor('ready', () => (out.includes('ready') ? true : undefined));
-    child.kill('SIGTERM');
-    const r = await done;
+    const r = await termForwarded(rootfs.path, ['--user', 'alice']);
     expect(r.code).toBe(42);
-    expect(out).toContain('got-term');
+    expect(r.out).toContain('got-term');
   });
 
   it('kill -9 of builder still kills the command (the parent-death signal is armed again)', async () => {

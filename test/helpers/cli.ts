@@ -46,3 +46,23 @@ export async function waitFor<T>(what: string, fn: () => T | undefined, ms = 10_
     await sleep(25);
   }
 }
+
+/**
+ * Run a shell in a container (with `flags`) that exits 42 on SIGTERM, send builder SIGTERM once it is
+ * ready, and return what builder finished with and what the command printed.
+ */
+export async function termForwarded(
+  rootfs: string,
+  flags: string[] = [],
+): Promise<{ code: number | null; out: string }> {
+  const trap = 'trap "echo got-term; exit 42" TERM; echo ready; while :; do sleep 0.05; done';
+  const { child, done } = startBuilder(['run', '--rootfs', rootfs, ...flags, '--', 'sh', '-c', trap]);
+  let out = '';
+  child.stdout?.on('data', (d) => {
+    out += d;
+  });
+  await waitFor('ready', () => (out.includes('ready') ? true : undefined));
+  child.kill('SIGTERM');
+  const r = await done;
+  return { code: r.code, out };
+}
