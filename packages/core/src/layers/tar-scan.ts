@@ -239,7 +239,7 @@ export class TarScanner {
     const pax = pending.pax ? this.pax : undefined;
 
     let name: string | undefined;
-    if (pax && pax.has(PATH)) {
+    if (pax?.has(PATH)) {
       name = pax.text(PATH);
       if (name === undefined) throw nameError(pax.bytes(PATH), `header at offset ${offset}`);
     } else if (pending.longName) {
@@ -264,7 +264,7 @@ export class TarScanner {
       if (name === undefined) throw nameError(h.subarray(b, nameEnd), `header at offset ${offset}`);
     }
     let linkname: string | undefined;
-    if (pax && pax.has(LINKPATH)) {
+    if (pax?.has(LINKPATH)) {
       linkname = pax.text(LINKPATH);
       if (linkname === undefined) throw nameError(pax.bytes(LINKPATH), `link target of ${where(name, offset)}`);
     } else if (pending.longLink) {
@@ -286,7 +286,7 @@ export class TarScanner {
     }
     if (type === 'file' && name.endsWith('/')) type = 'dir';
 
-    const entrySize = pax && pax.has(SIZE) ? pax.int(SIZE, 'size', name, offset) : size;
+    const entrySize = pax?.has(SIZE) ? pax.int(SIZE, 'size', name, offset) : size;
     if (type !== 'file' && entrySize !== 0) {
       throw new LayerError(`${where(name, offset)} is a ${type} with a non-zero size (${entrySize})`);
     }
@@ -296,19 +296,18 @@ export class TarScanner {
       typeflag: String.fromCharCode(flag),
       size: entrySize,
       mode: field(h, b + 100, 8, false, 'mode', name, offset) & 0o7777,
-      uid: pax && pax.has(UID) ? pax.int(UID, 'uid', name, offset) : field(h, b + 108, 8, false, 'uid', name, offset),
-      gid: pax && pax.has(GID) ? pax.int(GID, 'gid', name, offset) : field(h, b + 116, 8, false, 'gid', name, offset),
-      mtimeNs:
-        pax && pax.has(MTIME)
-          ? pax.time(MTIME, 'mtime', name, offset)
-          : BigInt(field(h, b + 136, 12, true, 'mtime', name, offset)) * 1_000_000_000n,
+      uid: pax?.has(UID) ? pax.int(UID, 'uid', name, offset) : field(h, b + 108, 8, false, 'uid', name, offset),
+      gid: pax?.has(GID) ? pax.int(GID, 'gid', name, offset) : field(h, b + 116, 8, false, 'gid', name, offset),
+      mtimeNs: pax?.has(MTIME)
+        ? pax.time(MTIME, 'mtime', name, offset)
+        : BigInt(field(h, b + 136, 12, true, 'mtime', name, offset)) * 1_000_000_000n,
       linkname,
       devmajor: 0,
       devminor: 0,
       xattrs: pax?.xattrs ? new Map(pax.xattrs) : NO_XATTRS,
       offset,
     };
-    if (pax && pax.has(ATIME)) entry.atimeNs = pax.time(ATIME, 'atime', name, offset);
+    if (pax?.has(ATIME)) entry.atimeNs = pax.time(ATIME, 'atime', name, offset);
     if (type === 'char' || type === 'block') {
       entry.devmajor = field(h, b + 329, 8, false, 'devmajor', name, offset);
       entry.devminor = field(h, b + 337, 8, false, 'devminor', name, offset);
