@@ -1,4 +1,5 @@
 // One typed wrapper per system call. Each checks the return value and throws SyscallError.
+import { readFileSync } from 'node:fs';
 import {
   AT_EMPTY_PATH,
   AT_FDCWD,
@@ -52,6 +53,19 @@ export function openat(dirfd: number, path: string, flags: number, mode = 0): nu
 
 export function open(path: string, flags: number, mode = 0): number {
   return openat(AT_FDCWD, path, flags, mode);
+}
+
+/**
+ * This thread's umask, or undefined when the kernel does not show it. umask(2) cannot read it without
+ * setting it (a race with every other thread), so it comes from /proc/thread-self/status.
+ */
+export function currentUmask(): number | undefined {
+  try {
+    const m = /^Umask:\s*([0-7]+)$/m.exec(readFileSync('/proc/thread-self/status', 'latin1'));
+    return m ? Number.parseInt(m[1], 8) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function mkdirat(dirfd: number, path: string, mode: number): void {

@@ -35,9 +35,11 @@
 // - Metadata order: contents, then lchown, then chmod (a chown clears setuid/setgid), then xattrs (a
 //   chown or a write clears security.capability), then times; a file's through its fd. The chown is
 //   skipped only where a new inode has the archive's owner already (our uid; our gid, or that of a
-//   setgid parent). Modes are set with chmod, so the umask never bites. Directory times are set at the
-//   end, deepest first, because creating children moves them. Hard links get no metadata of their own
-//   (umoci).
+//   setgid parent). A new inode is created with its final mode when nothing can change it (the umask
+//   keeps all of it, it has no setuid/setgid/sticky bit, a directory's parent is not setgid, no
+//   default ACL): no chmod then; else it is created private and chmod'ed, so the umask never bites.
+//   Directory times are set at the end, deepest first, because creating children moves them. Hard
+//   links get no metadata of their own (umoci).
 // - Xattrs come from `SCHILY.xattr.*` byte for byte; `trusted.*` is refused (it could steer overlayfs),
 //   `security.selinux` is skipped. EPERM on `user.*` for symlinks and devices (the kernel forbids them)
 //   and ENOTSUP are ignored.
@@ -80,11 +82,13 @@ import {
   AT_REMOVEDIR,
   AT_SYMLINK_NOFOLLOW,
   closeFd,
+  currentUmask,
   fchmodat,
   fchownat,
   fdPath,
   futimens,
   hasCode,
+  lgetxattr,
   linkat,
   llistxattr,
   lremovexattr,
@@ -425,6 +429,8 @@ interface CachedDir {
   /** Its group and setgid bit when it was opened (what new inodes in it inherit). */
   gid: number;
   setgid: boolean;
+  /** No default ACL: new inodes in it get the mode they are created with, less the umask. */
+  plainModes: boolean;
   /** Its path and all its ancestors are in upperPaths. */
   marked?: boolean;
 }
@@ -451,7 +457,15 @@ export class LayerWriter {
   private readonly dirTimes = new Map<string, Times>();
   private readonly dirCache = new Map<string, CachedDir>();
   private cacheLimit = 4;
-  private file?: { fd: number; entry: TarEntry; parentFd: number; name: string; path: string; chown: boolean };
+  private file?: {
+    fd: number;
+    entry: TarEntry;
+    parentFd: number;
+    name: string;
+    path: string;
+    chown: boolean;
+    chmod: boolean;
+  };
   private readonly lowers?: Lowers;
   /** What copy-ups put in this layer (resolved paths): a later opaque marker of this layer hides it. */
   private readonly copies = new Set<string>();
@@ -459,6 +473,10 @@ export class LayerWriter {
   private readonly dirOwners = new Map<string, { gid: number; setgid: boolean }>();
   private readonly euid = process.geteuid?.() ?? -1;
   private readonly egid = process.getegid?.() ?? -1;
+  /** The bits new inodes lose (all of them when unknown: then every mode is set with chmod). */
+  private readonly umask = currentUmask() ?? 0o777;
+  /** False once the layer has set a default ACL somewhere (exactMode): cached directories may not know. */
+  private exactModes = true;
 
   constructor(
     dest: string,
@@ -482,12 +500,13 @@ export class LayerWriter {
   }
 
   entry(e: TarEntry): void {
-    // Bound the cache between entries, never while an entry holds one of its fds. The first time at a
-    // few entries, so that the optimizing compiler has seen the drop before it compiles this (it would
-    // deoptimize the scanner, which this is inlined into, when the cache first fills).
+    // Bound the cache between entries, never while an entry holds one of its fds. The bound starts
+    // small and doubles up to CACHE_MAX, so that the cache is dropped a few times early on: at least
+    // one drop comes once V8 records type feedback for this code and before it optimizes it (else the
+    // first drop deoptimizes the scanner, which this is inlined into, and it is compiled again).
     if (this.dirCache.size >= this.cacheLimit) {
       this.dropCache();
-      this.cacheLimit = CACHE_MAX;
+      this.cacheLimit = Math.min(2 * this.cacheLimit, CACHE_MAX);
     }
     try {
       this.apply(e);
@@ -509,7 +528,7 @@ export class LayerWriter {
     try {
       try {
         if (f.chown) fchownSync(f.fd, e.uid, e.gid);
-        fchmodSync(f.fd, e.mode);
+        if (f.chmod) fchmodSync(f.fd, e.mode);
         if (e.xattrs.size) this.setXattrs(f.parentFd, f.name, e, false); // created with O_EXCL: it has none yet
         futimens(f.fd, atimeOf(e), e.mtimeNs);
       } finally {
@@ -575,8 +594,9 @@ export class LayerWriter {
     // pays for an lstat.
     let fileFd = -1;
     let keptDir = false;
+    const exact = this.exactMode(e, parent.dir);
     try {
-      fileFd = this.make(e, parent.fd, name);
+      fileFd = this.make(e, parent.fd, name, exact);
     } catch (err) {
       if (!hasCode(err, 'EEXIST')) throw err;
       const old = this.lstatAt(parent.fd, name);
@@ -585,7 +605,7 @@ export class LayerWriter {
       } else {
         if (old) this.remove(parent.fd, name, path, old);
         parent = this.parent(clean, true); // remove() closed the cached fds
-        fileFd = this.make(e, parent.fd, name);
+        fileFd = this.make(e, parent.fd, name, exact);
       }
     }
     const pfd = parent.fd;
@@ -596,17 +616,18 @@ export class LayerWriter {
     }
     // A new inode already has the right owner when the archive wants ours: skip the chown.
     const chown = keptDir || !this.ownsNew(parent.dir, e);
+    const chmod = keptDir || !exact;
     switch (e.type) {
       case 'dir':
         if (chown) fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
-        fchmodat(pfd, name, e.mode);
+        if (chmod) fchmodat(pfd, name, e.mode);
         this.dirOwners.set(path, { gid: e.gid, setgid: (e.mode & S_ISGID) !== 0 });
         this.setXattrs(pfd, name, e, keptDir);
         if (wasWhiteout) this.makeOpaque(pfd, name, path);
         this.dirTimes.set(path, { atimeNs: atimeOf(e), mtimeNs: e.mtimeNs });
         break;
       case 'file':
-        this.file = { fd: fileFd, entry: e, parentFd: pfd, name, path, chown };
+        this.file = { fd: fileFd, entry: e, parentFd: pfd, name, path, chown, chmod };
         break; // metadata in entryEnd, after the body
       case 'symlink':
         if (chown) fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
@@ -617,7 +638,7 @@ export class LayerWriter {
         break; // a hard link has no metadata of its own
       default:
         if (chown) fchownat(pfd, name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
-        fchmodat(pfd, name, e.mode);
+        if (chmod) fchmodat(pfd, name, e.mode);
         if (e.xattrs.size) this.setXattrs(pfd, name, e, false);
         this.setTimes(pfd, name, e);
     }
@@ -631,15 +652,34 @@ export class LayerWriter {
     this.dirTimes.set('/', { atimeNs: atimeOf(e), mtimeNs: e.mtimeNs });
   }
 
-  /** Create the entry's inode; for a file, returns its fd (open for writing). */
-  private make(e: TarEntry, pfd: number, name: string): number {
+  /**
+   * Whether creating `e` in `dir` with `e.mode` gives exactly that mode, so that no chmod is needed:
+   * the umask takes none of its bits, it has no setuid/setgid/sticky bit (those go on after the
+   * chown, which clears them), a directory does not inherit setgid from its parent, and no default
+   * ACL decides the mode instead.
+   */
+  private exactMode(e: TarEntry, dir: CachedDir): boolean {
+    if (!this.exactModes || !dir.plainModes || (e.mode & 0o7000) !== 0 || (e.mode & this.umask) !== 0) return false;
+    return e.type !== 'dir' || !(this.dirOwners.get(dir.path) ?? dir).setgid;
+  }
+
+  /**
+   * Create the entry's inode, with its own mode when `exact` (else private until chmod); for a file,
+   * returns its fd (open for writing).
+   */
+  private make(e: TarEntry, pfd: number, name: string, exact: boolean): number {
     switch (e.type) {
       case 'dir':
-        mkdirat(pfd, name, 0o700);
+        mkdirat(pfd, name, exact ? e.mode : 0o700);
         return -1;
       case 'file':
         // Relative to the pinned parent; O_EXCL never follows a final symlink.
-        return openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0o600);
+        return openat(
+          pfd,
+          name,
+          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
+          exact ? e.mode : 0o600,
+        );
       case 'symlink':
         symlinkat(e.linkname, pfd, name);
         return -1;
@@ -648,7 +688,7 @@ export class LayerWriter {
         return -1;
       default: {
         const kind = e.type === 'char' ? S_IFCHR : e.type === 'block' ? S_IFBLK : S_IFIFO;
-        mknodat(pfd, name, kind | 0o600, makedev(e.devmajor, e.devminor));
+        mknodat(pfd, name, kind | (exact ? e.mode : 0o600), makedev(e.devmajor, e.devminor));
         return -1;
       }
     }
@@ -948,7 +988,8 @@ export class LayerWriter {
         // flat format wants the times of lower directories).
         const owner = this.format === 'overlay' ? this.dirOwners.get(path) : undefined;
         if (owner) {
-          const hit: CachedDir = { fd, path, gid: owner.gid, setgid: owner.setgid };
+          // Its xattrs are the archive's: no default ACL unless the layer set one (exactModes).
+          const hit: CachedDir = { fd, path, gid: owner.gid, setgid: owner.setgid, plainModes: true };
           this.dirCache.set(dir, hit);
           return hit;
         }
@@ -968,7 +1009,13 @@ export class LayerWriter {
     if (this.format === 'flat' && !this.dirTimes.has(r.path)) {
       this.dirTimes.set(r.path, { atimeNs: st.atimeNs, mtimeNs: st.mtimeNs });
     }
-    const hit: CachedDir = { fd: r.fd, path: r.path, gid: Number(st.gid), setgid: (Number(st.mode) & S_ISGID) !== 0 };
+    const hit: CachedDir = {
+      fd: r.fd,
+      path: r.path,
+      gid: Number(st.gid),
+      setgid: (Number(st.mode) & S_ISGID) !== 0,
+      plainModes: this.dirOwners.has(r.path) || !mayHaveDefaultAcl(`${fdPath(r.fd)}/.`),
+    };
     this.dirCache.set(dir, hit);
     return hit;
   }
@@ -1064,6 +1111,7 @@ export class LayerWriter {
     }
     for (const [key, value] of e.xattrs) {
       if (key === 'security.selinux') continue;
+      if (key === DEFAULT_ACL) this.exactModes = false; // the modes of new inodes below follow it
       if (key.startsWith('trusted.')) throw new LayerError(`entry '${e.name}' carries the xattr '${key}' (refused)`);
       try {
         lsetxattr(path, key, value);
@@ -1077,6 +1125,19 @@ export class LayerWriter {
 
   private setTimes(pfd: number, name: string, e: TarEntry): void {
     utimensat(pfd, name, atimeOf(e), e.mtimeNs, AT_SYMLINK_NOFOLLOW);
+  }
+}
+
+/** The xattr of a directory's default ACL: new inodes in it take their mode from it, not the umask. */
+const DEFAULT_ACL = 'system.posix_acl_default';
+
+/** Whether the directory `path` has a default ACL, or it cannot be told. */
+function mayHaveDefaultAcl(path: string): boolean {
+  try {
+    lgetxattr(path, DEFAULT_ACL);
+    return true;
+  } catch (err) {
+    return !hasCode(err, 'ENODATA') && !hasCode(err, 'ENOTSUP');
   }
 }
 
