@@ -53,8 +53,16 @@ export function sha256(): Hash {
 
 /** Slot size: one read of a layer file, or that much of a stream. */
 export const SLOT_BYTES = 1 << 20;
-/** Slots of a ring: how far reading may run ahead of unpacking, and unpacking ahead of hashing. */
+/** Slots of a HashRing: how far unpacking may run ahead of hashing. */
 export const RING_SLOTS = 8;
+/**
+ * Slots of a FileRing: how far its reader may run ahead of unpacking. Where a layer has many small
+ * files the reader idles, where it has large ones it is the slower side (reading and hashing ~1 ms
+ * per MiB): a longer ring keeps the lead it takes in the first kind for the second. 24 MiB of shared
+ * memory, touched only as far as the layer goes (bench/unpack: ~3% faster than 8 slots on a Debian
+ * rootfs, +16 MiB peak RSS).
+ */
+export const FILE_RING_SLOTS = 24;
 
 /** A worker that has not started after this long is given up: this thread hashes (nothing is lost). */
 const START_MS = 3_000;
