@@ -292,3 +292,57 @@ describe('unpacking', () => {
     expect(piped.code).toBe(0);
   }, 120_000);
 });
+
+describe('tar: sources', () => {
+  /** A busybox rootfs tarball whose /marker holds `text`. */
+  function markedTar(text: string): string {
+    const bb = makeBusyboxRootfs();
+    const file = join(work, `marked-${text}.tar`);
+    try {
+      writeFileSync(join(bb.path, 'marker'), `${text}\n`);
+      execFileSync('tar', ['-cf', file, '-C', bb.path, '.']);
+    } finally {
+      bb.remove();
+    }
+    return file;
+  }
+  const marker = async (tar: string) => {
+    const r = await builder(['run', '--root', root, '--image', `tar:${tar}`, '--', 'cat', '/marker']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    return r.stdout.trim();
+  };
+  const records = () =>
+    readdirSync(join(root, 'files')).map((f) => JSON.parse(readFileSync(join(root, 'files', f), 'utf8')));
+
+  it("a tarball's digest is remembered with the file's identity: unchanged, it is not read again; changed, it is", async () => {
+    const one = markedTar('one');
+    const two = markedTar('two');
+    expect(await marker(one)).toBe('one');
+    expect(await marker(two)).toBe('two');
+    const sha = (f: string) => `sha256:${execFileSync('sha256sum', [f], { encoding: 'utf8' }).slice(0, 64)}`;
+    const byPath = new Map(records().map((r) => [r.path, r]));
+    expect(byPath.get(one)?.digest).toBe(sha(one));
+    expect(byPath.get(two)?.digest).toBe(sha(two));
+
+    // Point one's record at two's digest: a run that trusts the record runs two's layer.
+    const oneRecord = readdirSync(join(root, 'files')).find((f) =>
+      readFileSync(join(root, 'files', f), 'utf8').includes(`"${one}"`),
+    ) as string;
+    const forged = { ...byPath.get(one), digest: sha(two) };
+    writeFileSync(join(root, 'files', oneRecord), JSON.stringify(forged));
+    expect(await marker(one)).toBe('two');
+
+    // Any change to the file moves its ctime: the record no longer matches, the file is hashed again.
+    const now = new Date();
+    execFileSync('touch', ['-d', now.toISOString(), one]);
+    expect(await marker(one)).toBe('one');
+    expect(new Map(records().map((r) => [r.path, r])).get(one)?.digest).toBe(sha(one));
+
+    // prune drops the records of files that are gone.
+    rmSync(two);
+    const p = await builder(['prune', '--root', root]);
+    expect(p.code).toBe(0);
+    expect(records().map((r) => r.path)).toEqual([one]);
+  }, 120_000);
+});

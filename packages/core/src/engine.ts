@@ -96,7 +96,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   async function openImage(spec: RunSpec, progress?: ProgressListener, signal?: AbortSignal): Promise<ResolvedSpec> {
     if (spec.image === undefined) return { spec, release: () => {} };
     if (spec.rootfs !== undefined) throw new SpecError('give a rootfs or an image, not both');
-    const opened = await sources.open(spec.image);
+    const opened = await sources.open(spec.image, process.cwd(), (file) => store.fileDigest(file));
     if ('rootfs' in opened) return { spec: { ...spec, image: undefined, rootfs: opened.rootfs }, release: () => {} };
     const { image } = opened;
     try {

@@ -1,5 +1,6 @@
 import { injectable, multiInject, optional } from 'inversify';
 import { PluginError, SpecError } from '../errors.js';
+import { fileDigest as hashFile } from '../images/blob.js';
 import { didYouMean } from '../spec/suggest.js';
 import { RootfsSource, type SourceResult } from './rootfs-source.js';
 
@@ -46,9 +47,13 @@ export class RootfsSourceRegistry {
     return { source, reference: text.slice(colon + 1) };
   }
 
-  /** Open a reference with its transport's source. */
-  open(text: string, cwd: string = process.cwd()): Promise<SourceResult> {
+  /** Open a reference with its transport's source (`fileDigest`: default, hash the file every time). */
+  open(
+    text: string,
+    cwd: string = process.cwd(),
+    fileDigest: (file: string) => Promise<string> = hashFile,
+  ): Promise<SourceResult> {
     const { source, reference } = this.find(text);
-    return source.open(reference, { text, cwd });
+    return source.open(reference, { text, cwd, fileDigest });
   }
 }

@@ -31,6 +31,12 @@ export interface SourceContext {
   readonly text: string;
   /** The directory relative paths are taken from. */
   readonly cwd: string;
+  /**
+   * The sha256 of a local file (`sha256:<hex>`), e.g. of a tarball that is used as a layer. The
+   * engine's store remembers it with the file's identity, so a file that has not changed since is not
+   * read again on the next run.
+   */
+  readonly fileDigest: (file: string) => Promise<string>;
 }
 
 export type SourceResult =

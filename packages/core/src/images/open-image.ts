@@ -29,8 +29,16 @@ export function openDockerArchive(file: string, ref: string | undefined, what: s
 }
 
 /** One root filesystem tarball (plain, gzip or zstd) as a one-layer image with an empty config. */
-export async function openRootfsTar(file: string, what: string): Promise<OpenImage> {
-  return withClose(await readRootfsTar(file, what), async () => {});
+/**
+ * A lone rootfs tarball (plain, gzip or zstd) as a one-layer image. `digestOf` gives the file's
+ * sha256 (SourceContext.fileDigest: the store remembers it; default, the file is read).
+ */
+export async function openRootfsTar(
+  file: string,
+  what: string,
+  digestOf: (file: string) => Promise<string> = fileDigest,
+): Promise<OpenImage> {
+  return withClose(await readRootfsTar(file, what, digestOf), async () => {});
 }
 
 async function fromArchive(
@@ -53,7 +61,11 @@ function withClose(m: ImageManifest, close: () => Promise<void>): OpenImage {
 }
 
 /** A lone rootfs tarball as a one-layer image with an empty config. */
-async function readRootfsTar(file: string, what: string): Promise<ImageManifest> {
+async function readRootfsTar(
+  file: string,
+  what: string,
+  digestOf: (file: string) => Promise<string>,
+): Promise<ImageManifest> {
   const size = await fileSize(file, what);
   const fh = await open(file, 'r');
   let compression: Compression;
@@ -64,7 +76,7 @@ async function readRootfsTar(file: string, what: string): Promise<ImageManifest>
   } finally {
     await fh.close();
   }
-  const digest = await fileDigest(file);
+  const digest = await digestOf(file);
   return {
     layers: [
       {

@@ -4,6 +4,9 @@
 //   images/<id>.json          an image: its names, its layers, its run-time config, when it was last used
 //                             (its mtime: a run of a known image touches it)
 //   blobs/<digest hex>        the diffID a blob turned out to have (for sources that cannot tell it)
+//   files/<dev>-<ino>.json    the sha256 of a file a source named (tar:FILE), with the identity the file
+//                             had then (device, inode, size, mtime, ctime): unchanged, it is not hashed
+//                             again
 //   runs/<pid>-<start>.json   the layers a live run uses (removed when it ends)
 //   pruning/<pid>-<start>     present while a prune is choosing and removing layers
 //   locks/                    flock files: <hex>.unpack (one unpacker per layer), prune, images
@@ -46,6 +49,7 @@ import {
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LayerError } from '../errors.js';
+import { fileDigest as hashFile } from '../images/blob.js';
 import type { ImageConfig, ImageLayer, ImageManifest } from '../images/image.js';
 import { unpackInWorker } from './unpack-client.js';
 import { visibleLayers } from './visible-layers.js';
@@ -122,7 +126,7 @@ interface Found {
   diffId: string;
 }
 
-type StoreDir = 'layers' | 'images' | 'locks' | 'tmp' | 'blobs' | 'runs' | 'pruning';
+type StoreDir = 'layers' | 'images' | 'locks' | 'tmp' | 'blobs' | 'runs' | 'pruning' | 'files';
 
 export class LayerStore {
   constructor(readonly root: string) {}
@@ -305,6 +309,49 @@ export class LayerStore {
     }
   }
 
+  /**
+   * The sha256 of `file`, read once and remembered under files/ with the file's identity: device,
+   * inode, size, mtime and ctime to the nanosecond. Any write to the file moves its ctime, which only
+   * the kernel sets, so a remembered digest is used only for the same unchanged file. A digest is
+   * remembered only when the file did not change while it was read; a store that cannot be written
+   * to just does not remember.
+   */
+  async fileDigest(file: string): Promise<string> {
+    const before = fileIdentity(file);
+    const memo = join(this.dir('files'), `${before.replace(/:.*$/, '')}.json`);
+    try {
+      const m = JSON.parse(readFileSync(memo, 'utf8')) as { identity?: unknown; digest?: unknown };
+      if (m.identity === before && typeof m.digest === 'string' && DIGEST.test(m.digest)) return m.digest;
+    } catch {
+      // none yet (or unreadable): hash
+    }
+    const digest = await hashFile(file);
+    try {
+      if (fileIdentity(file) === before) {
+        mkdirSync(this.dir('files'), { recursive: true, mode: 0o700 });
+        writeAtomic(memo, `${JSON.stringify({ path: file, identity: before, digest })}\n`);
+      }
+    } catch {
+      // gone meanwhile, or a store not ours to write: the next run hashes again
+    }
+    return digest;
+  }
+
+  /** Remembered file digests whose file is gone or has changed. */
+  private pruneFileDigests(): void {
+    const dir = this.dir('files');
+    for (const name of existsSync(dir) ? readdirSync(dir) : []) {
+      let keep = false;
+      try {
+        const m = JSON.parse(readFileSync(join(dir, name), 'utf8')) as { path?: unknown; identity?: unknown };
+        keep = typeof m.path === 'string' && fileIdentity(m.path) === m.identity;
+      } catch {
+        // unreadable, or its file is gone
+      }
+      if (!keep) rmSync(join(dir, name), { force: true });
+    }
+  }
+
   /** The diffID a blob was found to have when it was unpacked (blobs/<digest hex>). */
   private blobDiffId(digest: string): string | undefined {
     try {
@@ -403,6 +450,7 @@ export class LayerStore {
       }
       await this.pruneTemps();
       this.pruneBlobHints();
+      this.pruneFileDigests();
       // Stale markers of killed prunes.
       for (const m of readdirSync(this.dir('pruning'))) if (!isLive(m)) rmSync(join(this.dir('pruning'), m));
     } finally {
@@ -570,6 +618,12 @@ function processId(pid: number): string | undefined {
 function isLive(name: string): boolean {
   const [pid, start] = name.split('-');
   return processId(Number(pid)) === `${pid}-${start}`;
+}
+
+/** `dev-ino:size:mtime:ctime` of a file (nanoseconds): what changes whenever its contents may have. */
+function fileIdentity(file: string): string {
+  const st = statSync(file, { bigint: true });
+  return `${st.dev}-${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }
 
 /** Write a file whole, through a temp file of this process renamed over it. */

@@ -10,6 +10,6 @@ export class TarRootfsSource implements RootfsSource {
 
   async open(reference: string, ctx: SourceContext): Promise<SourceResult> {
     const { path, name } = sourcePath(reference, ctx, false);
-    return { image: await openRootfsTar(path, ctx.text), name };
+    return { image: await openRootfsTar(path, ctx.text, ctx.fileDigest), name };
   }
 }
