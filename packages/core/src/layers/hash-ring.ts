@@ -59,10 +59,17 @@ export const RING_SLOTS = 8;
  * Slots of a FileRing: how far its reader may run ahead of unpacking. Where a layer has many small
  * files the reader idles, where it has large ones it is the slower side (reading and hashing ~1 ms
  * per MiB): a longer ring keeps the lead it takes in the first kind for the second. 24 MiB of shared
- * memory, touched only as far as the layer goes (bench/unpack: ~3% faster than 8 slots on a Debian
- * rootfs, +16 MiB peak RSS).
+ * memory (bench/unpack: ~3% faster than 8 slots on a Debian rootfs, +16 MiB peak RSS).
  */
 export const FILE_RING_SLOTS = 24;
+
+/**
+ * Slots for a FileRing over a file of `bytes`: no more than it fills. The shared memory is zeroed
+ * when it is allocated, so a small layer gets a small ring.
+ */
+export function fileRingSlots(bytes: number): number {
+  return Math.max(1, Math.min(FILE_RING_SLOTS, Math.ceil(bytes / SLOT_BYTES)));
+}
 
 /** A worker that has not started after this long is given up: this thread hashes (nothing is lost). */
 const START_MS = 3_000;

@@ -6,12 +6,12 @@
 // any rootfs source may provide) is read here and its bytes handed over on request. The unpack worker
 // decompresses, checks and writes. Worker threads share the process's mount namespace, which is
 // the host's: unpacking never runs in a stage.
-import { closeSync } from 'node:fs';
+import { closeSync, fstatSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { ImageError, LayerError } from '../errors.js';
 import { openBlob } from './compression.js';
-import { FILE_RING_SLOTS, FileRing, type FileRingHandle, SLOT_BYTES } from './hash-ring.js';
+import { FileRing, type FileRingHandle, fileRingSlots, SLOT_BYTES } from './hash-ring.js';
 import type { UnpackOptions, UnpackResult } from './unpack.js';
 
 /** What the worker is started with: a ring to unpack from, a file to read itself, or neither (the bytes come as messages). */
@@ -61,7 +61,7 @@ export function unpackInWorker(
       const blob = openBlob(file);
       if (blob.compression === 'none') {
         fd = blob.fd;
-        ring = FileRing.start(fd, FILE_RING_SLOTS, SLOT_BYTES);
+        ring = FileRing.start(fd, fileRingSlots(fstatSync(fd).size), SLOT_BYTES);
       } else closeSync(blob.fd);
     } catch (err) {
       if (fd >= 0) closeSync(fd);

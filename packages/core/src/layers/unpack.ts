@@ -118,7 +118,7 @@ import {
 import { LayerError } from '../errors.js';
 import { type Compression, checkMediaType, openBlob, SNIFF_BYTES, sniff } from './compression.js';
 import { Lowers } from './copy-up.js';
-import { FILE_RING_SLOTS, FileRing, HashRing, LocalHash, RING_SLOTS, SLOT_BYTES, sha256 } from './hash-ring.js';
+import { FileRing, fileRingSlots, HashRing, LocalHash, RING_SLOTS, SLOT_BYTES, sha256 } from './hash-ring.js';
 import { type TarEntry, TarScanner } from './tar-scan.js';
 
 export type LayerFormat = 'overlay' | 'flat';
@@ -176,7 +176,7 @@ export async function unpackLayer(
   if (typeof input !== 'string') return unpackStream(input, dest, opts);
   const { fd, compression } = openBlob(input);
   if (compression !== 'none') return unpackStream(createReadStream('', { fd, highWaterMark: CHUNK }), dest, opts);
-  const ring = FileRing.start(fd, FILE_RING_SLOTS, SLOT_BYTES);
+  const ring = FileRing.start(fd, fileRingSlots(fstatSync(fd).size), SLOT_BYTES);
   try {
     return unpackFileRing(ring, dest, opts);
   } finally {
