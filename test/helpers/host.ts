@@ -1,9 +1,30 @@
 // Facts about the host, read the way an outside observer would.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { unescapeMountField } from '@builder/native/ops';
 
 /** The host's mount table, as text (mount ids included: any mount or unmount changes it). */
 export const hostMounts = (): string => readFileSync('/proc/self/mountinfo', 'utf8');
+
+/** Where any run could leave a mount on the host, whatever the test: the default runroot and store. */
+export const RUN_DIRS: readonly string[] = ['/run/builder', '/var/lib/builder'];
+
+/**
+ * The lines of the host's mount table whose mount point is one of `dirs` (a test's own directories),
+ * or below one, or in RUN_DIRS: mount ids included, so any mount or unmount there changes the result,
+ * while what other processes of the machine mount elsewhere does not.
+ */
+export function mountsUnder(...dirs: string[]): string {
+  const roots = [...dirs, ...RUN_DIRS].map((d) => d.replace(/\/+$/, ''));
+  return hostMounts()
+    .split('\n')
+    .filter((line) => {
+      const field = line.split(' ')[4];
+      const point = field === undefined ? undefined : unescapeMountField(field);
+      return point !== undefined && roots.some((r) => point === r || point.startsWith(`${r}/`));
+    })
+    .join('\n');
+}
 
 /** Pids of host processes whose command line (arguments joined by spaces) starts with `prefix`. */
 export function pidsMatching(prefix: string): number[] {
