@@ -90,7 +90,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const sources = container.get(RootfsSourceRegistry);
   const log = container.get<Logger>(Logger);
   if (options.prestart) prestartStage();
-  const store = new LayerStore(options.root ?? '/var/lib/builder');
+  const store = new LayerStore(options.root ?? '/var/lib/builder', log);
 
   /** The spec with its image resolved: a rootfs directory, or the image's layers in the store. */
   async function openImage(spec: RunSpec, progress?: ProgressListener, signal?: AbortSignal): Promise<ResolvedSpec> {

@@ -51,6 +51,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LayerError } from '../errors.js';
 import { fileDigest as hashFile } from '../images/blob.js';
 import type { ImageConfig, ImageLayer, ImageManifest } from '../images/image.js';
+import type { Logger } from '../logging/logger.js';
 import { unpackInWorker } from './unpack-client.js';
 import { visibleLayers } from './visible-layers.js';
 
@@ -129,7 +130,11 @@ interface Found {
 type StoreDir = 'layers' | 'images' | 'locks' | 'tmp' | 'blobs' | 'runs' | 'pruning' | 'files';
 
 export class LayerStore {
-  constructor(readonly root: string) {}
+  /** `log` is told, at debug level, of each layer unpacked (the tests count unpacks by it). */
+  constructor(
+    readonly root: string,
+    private readonly log?: Logger,
+  ) {}
 
   private dir(name: StoreDir): string {
     return join(this.root, name);
@@ -255,8 +260,15 @@ export class LayerStore {
     const name = known === undefined ? hexOf(layer.digest, 'digest') : hexOf(chainOf(parentChain, known), 'chainID');
     const unpacking = await this.lock(`${name}.unpack`);
     try {
-      const again = known === undefined ? undefined : this.find(known, parentChain);
-      if (again) return again;
+      // Another run may have unpacked it while we waited for the lock; a blob whose diffID was unknown
+      // is then known by it too.
+      const diffId = known ?? this.blobDiffId(layer.digest);
+      const again = diffId === undefined ? undefined : this.find(diffId, parentChain);
+      if (again) {
+        run.add([again.key]);
+        progress('cached', layer.size, diffId);
+        return again;
+      }
       for (const d of ['layers', 'tmp', 'blobs'] as const) mkdirSync(this.dir(d), { recursive: true, mode: 0o700 });
       // Whatever an unpacker of this layer left (it was killed: we hold its lock now).
       this.removeStaleTemps(name);
@@ -265,6 +277,7 @@ export class LayerStore {
         const diff = join(tmp, 'diff');
         mkdirSync(diff, { mode: 0o755 });
         progress('unpacking', 0);
+        const t0 = Date.now();
         // A blob that is a file is read by the worker itself, its digest checked there.
         const result = await unpackInWorker(
           layer.file === undefined ? layer.open() : { file: layer.file },
@@ -299,6 +312,12 @@ export class LayerStore {
           if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
         }
         if (layer.diffId === undefined) this.noteBlob(layer.digest, result.diffId);
+        this.log?.debug('layer unpacked', {
+          digest: layer.digest,
+          diffId: result.diffId,
+          bytes: result.size,
+          ms: Date.now() - t0,
+        });
         progress('done', layer.size, result.diffId);
         return { key, diffId: result.diffId };
       } finally {
