@@ -1,12 +1,12 @@
 // `builder run --image`: images made by umoci and converted by skopeo, unpacked once into the layer
-// store and run on an overlay of their layers.
+// store and run on an overlay of their layers. Every store here is the test's own (--root).
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createEngine, type Engine } from '@builder/core';
+import { createEngine, type Engine, type Logger } from '@builder/core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../helpers/cli.js';
-import { hostMounts, requireRoot } from '../helpers/host.js';
+import { mountsUnder, requireRoot } from '../helpers/host.js';
 import { buildUmociImage, EXPECTED_OUTPUT as EXPECTED } from '../helpers/images.js';
 
 let work: string;
@@ -19,15 +19,21 @@ beforeAll(() => {
 }, 120_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 beforeEach(() => {
-  mountsBefore = hostMounts();
+  mountsBefore = mountsUnder(work);
 });
-afterEach(() => expect(hostMounts()).toBe(mountsBefore));
+afterEach(() => expect(mountsUnder(work)).toBe(mountsBefore));
 
 describe('builder run --image', () => {
+  let root: string;
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'builder-e2e-root-'));
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
   for (const ref of ['oci:L:base', 'oci-archive:a.tar:base', 'docker-archive:d.tar']) {
     it(`runs ${ref}: layers in order, whiteouts applied, the image config used`, async () => {
       const [transport, path, ...tag] = ref.split(':');
-      const r = await run(undefined, [], ['--image', [transport, join(work, path), ...tag].join(':')]);
+      const r = await run(undefined, [], ['--root', root, '--image', [transport, join(work, path), ...tag].join(':')]);
       expect(r.stderr).toBe('');
       expect(r.stdout).toBe(EXPECTED);
       expect(r.code).toBe(0);
@@ -38,18 +44,17 @@ describe('builder run --image', () => {
     const r = await run(
       undefined,
       ['sh', '-c', 'echo $GREETING $EXTRA; grep " / " /proc/self/mountinfo'],
-      ['--image', `oci:${join(work, 'L')}:base`, '-e', 'EXTRA=more'],
+      ['--root', root, '--image', `oci:${join(work, 'L')}:base`, '-e', 'EXTRA=more'],
     );
-    expect(r.stdout).toMatch(
-      /^hello more\n.* - overlay overlay .*lowerdir=\/var\/lib\/builder\/layers\/[0-9a-f]{64}\/diff:/,
-    );
+    expect(r.stdout).toMatch(/^hello more\n.* - overlay overlay /);
+    expect(r.stdout).toContain(`lowerdir=${join(root, 'layers')}/`);
   });
 
   it('refuses an unknown transport and a missing tag with one line', async () => {
-    const a = await run(undefined, ['true'], ['--image', `ocii:${join(work, 'L')}`]);
+    const a = await run(undefined, ['true'], ['--root', root, '--image', `ocii:${join(work, 'L')}`]);
     expect(a.code).toBe(125);
     expect(a.stderr).toMatch(/^Error: unknown image transport "ocii".*did you mean "oci"\?.*\n$/);
-    const b = await run(undefined, ['true'], ['--image', `oci:${join(work, 'L')}:nope`]);
+    const b = await run(undefined, ['true'], ['--root', root, '--image', `oci:${join(work, 'L')}:nope`]);
     expect(b.code).toBe(125);
     expect(b.stderr.trim().split('\n')).toHaveLength(1);
     expect(b.stderr).toContain('nope');
@@ -59,9 +64,12 @@ describe('builder run --image', () => {
 describe('the layer store', () => {
   let root: string;
   let engine: Engine;
+  /** The layers the store said it unpacked (its debug events), by digest. */
+  let unpacked: string[];
   beforeEach(async () => {
     root = mkdtempSync(join(tmpdir(), 'builder-e2e-store-'));
-    engine = await createEngine({ root });
+    unpacked = [];
+    engine = await createEngine({ root, logger: countUnpacks((digest) => unpacked.push(digest)) });
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 
@@ -86,13 +94,16 @@ describe('the layer store', () => {
     // The same layers again, from another transport: nothing is unpacked twice.
     expect(await runQuiet(`docker-archive:${join(work, 'd.tar')}`)).toBe(EXPECTED);
     expect(readdirSync(join(root, 'layers')).map((l) => statSync(join(root, 'layers', l)).ino)).toEqual(inodes);
+    expect(unpacked).toHaveLength(2);
     expect(readdirSync(join(root, 'tmp'))).toEqual([]);
   });
 
-  it('two concurrent runs of a new image both succeed and unpack it once', async () => {
+  it('two concurrent runs of a new image both succeed and unpack each layer once', async () => {
     const outs = await Promise.all([runQuiet(`oci:${join(work, 'L')}:base`), runQuiet(`oci:${join(work, 'L')}:base`)]);
     expect(outs).toEqual([EXPECTED, EXPECTED]);
     expect(readdirSync(join(root, 'layers'))).toHaveLength(2);
+    expect(unpacked).toHaveLength(2);
+    expect(new Set(unpacked).size).toBe(2);
     expect(readdirSync(join(root, 'tmp'))).toEqual([]);
   });
 
@@ -111,3 +122,17 @@ describe('the layer store', () => {
     expect(readdirSync(join(root, 'tmp'))).toEqual([]);
   });
 });
+
+/** A Logger that reports each 'layer unpacked' event of the store, and drops everything else. */
+function countUnpacks(onUnpack: (digest: string) => void): Logger {
+  const logger: Logger = {
+    error: () => {},
+    warn: () => {},
+    info: () => {},
+    debug: (message, meta) => {
+      if (message === 'layer unpacked') onUnpack(String(meta?.digest));
+    },
+    child: () => logger,
+  };
+  return logger;
+}

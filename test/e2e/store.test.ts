@@ -1,7 +1,7 @@
 // The layer store through the CLI: `builder images` and `builder prune` (with --json), progress on a
 // terminal and silence when piped, a kill -9 in the middle of a real unpack, concurrent runs of a new
 // image, and a run keeping its layers while prune runs.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BUILDER, builder, startBuilder, waitFor } from '../helpers/cli.js';
-import { hostMounts, requireRoot } from '../helpers/host.js';
+import { mountsUnder, requireRoot } from '../helpers/host.js';
 import { buildUmociImage, EXPECTED_OUTPUT } from '../helpers/images.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 import { tool } from '../helpers/tools.js';
@@ -45,7 +45,8 @@ const images = async () => {
   return JSON.parse(r.stdout) as { id: string; names: string[]; layers: string[]; size: number }[];
 };
 
-const layerDirs = () => (existsSync(join(root, 'layers')) ? readdirSync(join(root, 'layers')) : []);
+const readdirOr = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir) : []);
+const layerDirs = () => readdirOr(join(root, 'layers'));
 
 beforeAll(() => {
   requireRoot();
@@ -55,10 +56,10 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'builder-e2e-root-'));
-  mountsBefore = hostMounts();
+  mountsBefore = mountsUnder(work, root);
 });
 afterEach(() => {
-  expect(hostMounts()).toBe(mountsBefore);
+  expect(mountsUnder(work, root)).toBe(mountsBefore);
   rmSync(root, { recursive: true, force: true });
 });
 
@@ -145,13 +146,14 @@ describe('builder images and builder prune', () => {
       '--',
       'sh',
       '-c',
-      'touch /host/started; sleep 1; cat /etc/greeting',
+      'touch /host/started; while [ ! -e /host/go ]; do sleep 0.05; done; cat /etc/greeting',
     ]);
     await waitFor('the run to start', () => (existsSync(marker) ? true : undefined), 30_000);
     const pruned = await builder(['prune', '--root', root, '--all', '--json']);
     const result = JSON.parse(pruned.stdout);
     expect(result.layers).toEqual([]);
     expect(result.inUse.sort()).toEqual(ociImage(join(work, 'L')).diffIds.sort());
+    writeFileSync(join(root, 'go'), '');
     const r = await running.done;
     expect(r.stdout).toBe('v2\n');
     expect(r.code).toBe(0);
@@ -256,14 +258,44 @@ describe('unpacking', () => {
     // Compressed: its diffID is known only once it is unpacked, so the runs meet on the blob's digest.
     const tar = `${bigTar(5_000)}.gz`;
     if (!existsSync(tar)) execFileSync('gzip', ['-k', tar.slice(0, -3)]);
-    const a = startBuilder(['run', '--root', root, '--image', `tar:${tar}`, '--', 'sh', '-c', 'ls /d | wc -l']);
-    const b = startBuilder(['run', '--root', root, '--image', `tar:${tar}`, '--', 'sh', '-c', 'ls /d | wc -l']);
+    // The test holds the layer's unpack lock until both runs have registered: they then both wait for
+    // it, and the one that gets it second must find the layer the first unpacked.
+    const digest = execFileSync('sha256sum', [tar]).toString().slice(0, 64);
+    mkdirSync(join(root, 'locks'), { recursive: true });
+    const holder = spawn('flock', [join(root, 'locks', `${digest}.unpack`), 'sh', '-c', 'echo held; read x'], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    await new Promise((resolve) => holder.stdout.once('data', resolve));
+    const argv = [
+      'run',
+      '--root',
+      root,
+      '--log-level',
+      'debug',
+      '--image',
+      `tar:${tar}`,
+      '--',
+      'sh',
+      '-c',
+      'ls /d | wc -l',
+    ];
+    const a = startBuilder(argv);
+    const b = startBuilder(argv);
+    await waitFor(
+      'both runs to register',
+      () => (readdirOr(join(root, 'runs')).length === 2 ? true : undefined),
+      30_000,
+    );
+    holder.stdin.end();
     const results = await Promise.all([a.done, b.done]);
     for (const r of results) {
-      expect(r.stderr).toBe('');
+      expect(r.stderr).not.toMatch(/ (ERROR|WARN) /);
       expect(r.stdout.trim()).toBe('5000');
       expect(r.code).toBe(0);
     }
+    // One of the two unpacked it; the store's debug log says so once, in all.
+    const unpacks = results.flatMap((r) => r.stderr.split('\n').filter((l) => l.includes(' layer unpacked ')));
+    expect(unpacks).toHaveLength(1);
     expect(layerDirs()).toHaveLength(1);
     expect(readdirSync(join(root, 'tmp'))).toEqual([]);
     // The blob's diffID is remembered: a third run finds the layer without unpacking it again.
