@@ -1,8 +1,10 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG_FILE, loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config.js';
 import { SpecError } from '../src/errors.js';
 
 let dir: string;
@@ -32,11 +34,72 @@ function error(fn: () => unknown): string {
   throw new Error('expected a SpecError');
 }
 
+// What loadConfig answers when /etc/builder/config.json is missing, then when it is there, whatever
+// this machine has there: a node process in a private mount namespace whose /etc is an overlay of the
+// host's (the writes go to a tmpfs) with an empty tmpfs on /etc/builder. It loads the built package.
+const DEFAULT_CASES = `
+const { loadConfig } = await import(process.env.CORE);
+const { writeFileSync } = await import('node:fs');
+const answer = (env) => {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    return { error: err.message, name: err.name };
+  }
+};
+const out = { absent: answer({}), absentEmptyVar: answer({ BUILDER_CONFIG: '' }) };
+writeFileSync('/etc/builder/config.json', process.env.CONTENT);
+out.present = answer({});
+out.presentEmptyVar = answer({ BUILDER_CONFIG: '' });
+out.named = answer({ BUILDER_CONFIG: process.env.OTHER });
+writeFileSync('/etc/builder/config.json', '{"plugins": [');
+out.broken = answer({});
+console.log(JSON.stringify(out));
+`;
+// Every step is checked before the next: nothing is written unless /etc is the overlay and
+// /etc/builder the tmpfs, in this namespace only.
+const NAMESPACE_SCRIPT = `set -eu
+mount -t tmpfs -o size=4m tmpfs "$SCRATCH"
+mkdir "$SCRATCH/upper" "$SCRATCH/work"
+mount -t overlay overlay -o "lowerdir=/etc,upperdir=$SCRATCH/upper,workdir=$SCRATCH/work" /etc
+[ "$(stat -f -c %T /etc)" = overlayfs ]
+mkdir -p /etc/builder
+mount -t tmpfs -o size=1m tmpfs /etc/builder
+[ "$(stat -f -c %T /etc/builder)" = tmpfs ]
+exec "$NODE" --input-type=module -e "$CASES"
+`;
+
 describe('loadConfig', () => {
-  it('is empty without $BUILDER_CONFIG and without /etc/builder/config.json', () => {
-    if (existsSync(DEFAULT_CONFIG_FILE)) return; // this machine has one: nothing to check
-    expect(loadConfig({})).toEqual({ plugins: [] });
-    expect(loadConfig({ BUILDER_CONFIG: '' })).toEqual({ plugins: [] });
+  it('reads /etc/builder/config.json without $BUILDER_CONFIG, and nothing when it is missing', () => {
+    const scratch = join(dir, 'ns-scratch');
+    mkdirSync(scratch);
+    const other = join(dir, 'other.json');
+    writeFileSync(other, '{"plugins": ["other"]}');
+    const out = execFileSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', NAMESPACE_SCRIPT], {
+      env: {
+        PATH: process.env.PATH,
+        SCRATCH: scratch,
+        NODE: process.execPath,
+        CASES: DEFAULT_CASES,
+        CORE: createRequire(import.meta.url).resolve('@builder/core'),
+        CONTENT: JSON.stringify({ plugins: ['./local.mjs', 'pkg'], runroot: '/run/b', root: '/srv/store' }),
+        OTHER: other,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }).toString();
+    const file = '/etc/builder/config.json';
+    const present = { plugins: ['/etc/builder/local.mjs', 'pkg'], runroot: '/run/b', root: '/srv/store', file };
+    expect(JSON.parse(out)).toEqual({
+      absent: { plugins: [] },
+      absentEmptyVar: { plugins: [] },
+      present,
+      presentEmptyVar: present,
+      named: { plugins: ['other'], file: other },
+      broken: {
+        name: 'SpecError',
+        error: expect.stringMatching(/^config file "\/etc\/builder\/config\.json": not valid JSON \(.+\)$/),
+      },
+    });
   });
 
   it('reads plugins and runroot; relative plugin paths are from the file', () => {
