@@ -1,0 +1,89 @@
+// builder's configuration file as a user meets it: `builder …` with $BUILDER_CONFIG set (or unset),
+// and `builder …` in a private mount namespace whose /etc/builder holds a given directory, so that the
+// default /etc/builder/config.json is read without the host's /etc ever being written.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BUILDER, type Finished } from './cli.js';
+
+export interface SpawnOptions {
+  /** $BUILDER_CONFIG for the child; undefined: unset (the default file is read). */
+  config?: string;
+  cwd?: string;
+}
+
+/** The environment of a child: ours, with $BUILDER_CONFIG set to `config` or removed. */
+function childEnv(config: string | undefined): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.BUILDER_CONFIG;
+  if (config !== undefined) env.BUILDER_CONFIG = config;
+  return env;
+}
+
+/** Run `bin args…` with stdin closed; collect stdout and stderr. */
+function collect(bin: string, args: string[], opts: SpawnOptions): Promise<Finished> {
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd, env: childEnv(opts.config) });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  return new Promise<Finished>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/** `builder ARGS…` with $BUILDER_CONFIG set to `opts.config` (or unset), from `opts.cwd`. */
+export const builderWith = (args: string[], opts: SpawnOptions = {}): Promise<Finished> =>
+  collect(process.execPath, [BUILDER, ...args], opts);
+
+/**
+ * `builder ARGS…` with $BUILDER_CONFIG unset, in a private mount namespace (unshare -m) where
+ * /etc/builder is a copy of `etcBuilder`: a tmpfs is mounted on `scratch` (an empty directory of the
+ * test's own), and /etc gets an overlay whose upper layer, on that tmpfs, holds the copy. Nothing of it
+ * is seen outside the namespace, and it all goes when builder exits.
+ */
+export function builderWithEtcBuilder(etcBuilder: string, scratch: string, args: string[]): Promise<Finished> {
+  const script = [
+    'set -e',
+    'mount -t tmpfs builder-test-etc "$1"',
+    'mkdir "$1/upper" "$1/work"',
+    'cp -a "$2" "$1/upper/builder"',
+    'mount -t overlay builder-test-etc -o "lowerdir=/etc,upperdir=$1/upper,workdir=$1/work" /etc',
+    'shift 2',
+    'exec "$@"',
+  ].join('\n');
+  return collect(
+    'unshare',
+    [
+      '-m',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      script,
+      'sh',
+      scratch,
+      etcBuilder,
+      process.execPath,
+      BUILDER,
+      ...args,
+    ],
+    {},
+  );
+}
+
+/** The config digest (the image ID) and the diffIDs of the image tagged `tag` in an OCI layout. */
+export function ociImage(layout: string, tag = 'base'): { id: string; diffIds: string[] } {
+  const blob = (digest: string) => JSON.parse(readFileSync(join(layout, 'blobs/sha256', digest.slice(7)), 'utf8'));
+  const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
+  const desc = index.manifests.find(
+    (m: { annotations?: Record<string, string> }) => m.annotations?.['org.opencontainers.image.ref.name'] === tag,
+  );
+  const manifest = blob(desc.digest);
+  return { id: manifest.config.digest, diffIds: blob(manifest.config.digest).rootfs.diff_ids };
+}
