@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { requireTools } from '../../../test/helpers/tools.js';
 import { hasOpaqueRoot } from '../src/layers/opaque-root.js';
 import { unpackLayer } from '../src/layers/unpack.js';
 import { visibleLayers } from '../src/layers/visible-layers.js';
@@ -44,13 +45,15 @@ export async function stack(work: string, layers: TestEntry[][]): Promise<Stack>
 /**
  * One line per entry (path, type, mode, owner, size and link count of non-directories, mtime in ns,
  * link target, the start of the sha256 of a file), then getfattr's dump. Run on a directory or on an overlay mount.
+ * getfattr prints nothing for a file without xattrs and fails (so does the listing) on any error; without it,
+ * every listing would have no xattrs and every comparison of xattrs would pass, so it must be installed.
  */
 const LIST = [
   'set -e',
   'cd "$1"',
   `find . -printf '%P|%y|%m|%U:%G|%s|%T@|%l|%n|' -exec sh -c '[ -f "$1" ] && [ ! -L "$1" ] && sha256sum < "$1" | cut -c1-16 || echo' _ {} \\;`,
   'echo "=== xattrs"',
-  'getfattr -R -P -h -d -m - -e hex . 2>/dev/null || true',
+  'getfattr -R -P -h -d -m - -e hex .',
 ].join('\n');
 
 /** The root line goes (an overlay mount's root is not a layer's), and overlayfs' own xattrs. */
@@ -84,11 +87,14 @@ function normalize(raw: string, noDirTimes: boolean): string {
   return `${lines.sort().join('\n')}\n${blocks.join('\n\n')}`;
 }
 
-export const listing = (dir: string, noDirTimes = false): string =>
-  normalize(execFileSync('sh', ['-c', LIST, 'list', dir]).toString(), noDirTimes);
+export function listing(dir: string, noDirTimes = false): string {
+  requireTools('getfattr');
+  return normalize(execFileSync('sh', ['-c', LIST, 'list', dir]).toString(), noDirTimes);
+}
 
 /** The kernel's view: a read-only overlay mount of the layer directories, in a private mount namespace. */
 export function merged(s: Stack, noDirTimes = false): string {
+  requireTools('getfattr');
   const lowers = visibleLayers([...s.dirs].reverse(), hasOpaqueRoot);
   if (lowers.length === 1) return listing(lowers[0], noDirTimes);
   const m = mkdtempSync(join(tmpdir(), 'merged-'));
