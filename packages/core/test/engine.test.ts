@@ -14,7 +14,6 @@ import {
   SpecError,
 } from '@builder/core';
 import { ContainerModule, injectable } from '@builder/core/di';
-import { MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_STRICTATIME } from '@builder/native';
 import { mountFlags } from '@builder/native/ops';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -33,6 +32,15 @@ beforeAll(async () => {
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
+
+// mount(2) flags as the kernel's uapi header <linux/mount.h> defines them (not the implementation's
+// constants): what the flag words of a plan must fold into. test/e2e/engine-mounts.test.ts runs the
+// same plans and reads the flags back from the kernel.
+const MS_RDONLY = 1;
+const MS_NOSUID = 2;
+const MS_NODEV = 4;
+const MS_NOEXEC = 8;
+const MS_STRICTATIME = 1 << 24;
 
 /** An op with its flag words folded into the mount(2) flags they mean. */
 const folded = (op: MountOp) => ('flags' in op && op.flags ? { ...op, flags: mountFlags(op.flags) } : op);
