@@ -1,6 +1,10 @@
 // USER[:GROUP] specs and their lookup in a container's /etc/passwd and /etc/group, read from real
-// files in a temp root the way the stage reads them (by fd, inside the root). The expected ids,
-// groups and homes are what podman 4.3 (runc) printed for the same files and specs.
+// files in a temp root the way the stage reads them (by fd, inside the root). The rules are podman's
+// (test/e2e/user-podman.test.ts runs podman itself on well-formed files and compares); these files
+// also have damaged lines, where builder follows glibc and the README instead of podman's parser:
+// podman reads a non-number id as 0 (so "broken:x:x:alice" puts alice in group 0, and user broken is
+// root), keeps the space in "alice, bob" (bob is not in wheel), and gives an empty HOME for an empty
+// home field.
 import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -124,8 +128,9 @@ describe('parsePasswd and parseGroup (files read inside a root)', () => {
   });
 });
 
-describe('lookupContainerUser: podman 4.3 gives the same answers for the same files', () => {
+describe("lookupContainerUser: podman's rules, glibc's on damaged lines", () => {
   it('a name: its ids and home, every group that lists it, the primary gid first', () => {
+    // Not in group 0 of the line "broken:x:x:alice"; bob is in wheel ("alice, bob"): glibc's reading.
     expect(lookup('alice')).toEqual({ uid: 1000, gid: 1000, groups: [1000, 10, 2000], home: '/home/alice' });
     expect(lookup('bob')).toEqual({ uid: 1001, gid: 1001, groups: [1001, 10], home: '/home/bob' });
   });
@@ -149,7 +154,7 @@ describe('lookupContainerUser: podman 4.3 gives the same answers for the same fi
     expect(lookup('4242:77')).toEqual({ uid: 4242, gid: 77, groups: [77], home: '/' });
   });
 
-  it('root, an empty home field, and the first of two entries', () => {
+  it('root, an empty home field (/, as the README says), and the first of two entries', () => {
     expect(lookup('root')).toEqual({ uid: 0, gid: 0, groups: [0], home: '/root' });
     expect(lookup('0')).toEqual(lookup('root'));
     expect(lookup('nohome')).toEqual({ uid: 1002, gid: 1002, groups: [1002], home: '/' });
@@ -159,6 +164,7 @@ describe('lookupContainerUser: podman 4.3 gives the same answers for the same fi
   it("refuses an unknown user or group with podman's message", () => {
     expect(() => lookup('nobody')).toThrow(UserLookupError);
     expect(() => lookup('nobody')).toThrow('unable to find user nobody: no matching entries in passwd file');
+    // A passwd line whose uid is not a number is skipped (podman would run as uid 0).
     expect(() => lookup('broken')).toThrow('unable to find user broken: no matching entries in passwd file');
     expect(() => lookup('alice:nogroup')).toThrow('unable to find group nogroup: no matching entries in group file');
   });
