@@ -17,12 +17,14 @@ import { fileURLToPath } from 'node:url';
 import { type MountInfo, parseMountInfo } from '@builder/native/ops';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { builder, type Finished, run } from '../helpers/cli.js';
-import { hostMounts, requireRoot } from '../helpers/host.js';
+import { mountsUnder, requireRoot } from '../helpers/host.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 
 const NODE_MODULES = fileURLToPath(new URL('../../node_modules', import.meta.url));
 const BUILTIN = ['bind', 'cgroup', 'cgroup2', 'dev', 'devpts', 'mqueue', 'overlay', 'proc', 'sysfs', 'tmpfs'];
 
+/** The test's own directory: the rootfs, `scratch` and the outside plugin package live in it. */
+let work: string;
 let rootfs: ReturnType<typeof makeBusyboxRootfs>;
 /** Bind sources, mounts files, a third-party plugin and a config file. */
 let scratch: string;
@@ -47,9 +49,10 @@ export default mountKindModule(ScratchMountKind);
 
 beforeAll(() => {
   requireRoot();
-  rootfs = makeBusyboxRootfs();
-  scratch = realpathSync(mkdtempSync(join(tmpdir(), 'builder-e2e-cli-mounts-')));
-  mkdirSync(join(scratch, 'data'));
+  work = realpathSync(mkdtempSync(join(tmpdir(), 'builder-e2e-cli-mounts-')));
+  rootfs = makeBusyboxRootfs([], work);
+  scratch = join(work, 'scratch');
+  mkdirSync(join(scratch, 'data'), { recursive: true });
   writeFileSync(join(scratch, 'data', 'hello.txt'), 'hello from the host\n');
   // The plugin finds @builder/core the way an installed one would: through node_modules above it.
   symlinkSync(NODE_MODULES, join(scratch, 'node_modules'));
@@ -57,16 +60,16 @@ beforeAll(() => {
   writeFileSync(plugin, PLUGIN_SOURCE);
 });
 afterAll(() => {
-  rootfs?.remove();
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
+  if (work) rmSync(work, { recursive: true, force: true });
 });
 
-// Invariant 1: the host mount table is identical before and after every test.
+// Invariant 1: the host's mounts under the test's directory and the run directories are the same
+// before and after every test.
 beforeEach(() => {
-  mountsBefore = hostMounts();
+  mountsBefore = mountsUnder(work);
 });
 afterEach(() => {
-  expect(hostMounts()).toBe(mountsBefore);
+  expect(mountsUnder(work)).toBe(mountsBefore);
 });
 
 /** Invariant 3: exit status 125 and exactly one stderr line, `Error: …`, matching `pattern`. */
@@ -343,7 +346,8 @@ describe('--mounts-file from runc spec', () => {
 
 describe('a plugin package outside any project', () => {
   it('loads by path with no node_modules of its own: the engine provides @builder/core', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'builder-e2e-outside-plugin-'));
+    // Beside `scratch` (whose node_modules link does not apply here): no node_modules above it.
+    const dir = mkdtempSync(join(work, 'outside-plugin-'));
     try {
       writeFileSync(
         join(dir, 'package.json'),

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEngine, type DirModeSpec, SpecError } from '@builder/core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { hostMounts, requireRoot } from '../helpers/host.js';
+import { mountsUnder, requireRoot } from '../helpers/host.js';
 
 let base: string;
 let mountsBefore: string;
@@ -21,9 +21,9 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 beforeEach(() => {
-  mountsBefore = hostMounts();
+  mountsBefore = mountsUnder(base);
 });
-afterEach(() => expect(hostMounts()).toBe(mountsBefore));
+afterEach(() => expect(mountsUnder(base)).toBe(mountsBefore));
 
 async function sh(script: string, dirModes: DirModeSpec[]) {
   const out = join(base, `out-${Math.random().toString(16).slice(2)}`);

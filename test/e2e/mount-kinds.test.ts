@@ -23,12 +23,12 @@ import { type MountInfo, parseMountInfo } from '@builder/native/ops';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/cli.js';
 import { inside, removeCaptures, runScript } from '../helpers/engine-run.js';
-import { hostMounts, pidsMatching, requireRoot } from '../helpers/host.js';
+import { hostMounts, mountsUnder, pidsMatching, requireRoot } from '../helpers/host.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 
 let engine: Engine;
 let rootfs: ReturnType<typeof makeBusyboxRootfs>;
-/** A private temp directory for bind sources, overlay layers and odd rootfs layouts. */
+/** A private temp directory for the rootfs directories, bind sources, overlay layers and odd rootfs layouts. */
 let scratch: string;
 /** A bind source with a file, and a directory `sub` on which the host has a tmpfs mounted. */
 let tree: string;
@@ -37,8 +37,8 @@ let mountsBefore: string;
 beforeAll(async () => {
   requireRoot();
   engine = await createEngine();
-  rootfs = makeBusyboxRootfs();
   scratch = realpathSync(mkdtempSync(join(tmpdir(), 'builder-e2e-kinds-')));
+  rootfs = makeBusyboxRootfs([], scratch);
   tree = join(scratch, 'tree');
   mkdirSync(join(tree, 'sub'), { recursive: true });
   writeFileSync(join(tree, 'top.txt'), 'top\n');
@@ -46,18 +46,18 @@ beforeAll(async () => {
   writeFileSync(join(tree, 'sub', 'inner.txt'), 'inner\n');
 });
 afterAll(() => {
-  if (tree && hostMounts().includes(' builder-e2e-sub ')) execFileSync('umount', [join(tree, 'sub')]);
-  rootfs?.remove();
+  if (tree && mountsUnder(tree).includes(' builder-e2e-sub ')) execFileSync('umount', [join(tree, 'sub')]);
   if (scratch) rmSync(scratch, { recursive: true, force: true });
   removeCaptures();
 });
 
-// Invariant 1: the host mount table is identical before and after every test.
+// Invariant 1: the host's mounts under the test's directory and the run directories are the same
+// before and after every test.
 beforeEach(() => {
-  mountsBefore = hostMounts();
+  mountsBefore = mountsUnder(scratch);
 });
 afterEach(() => {
-  expect(hostMounts()).toBe(mountsBefore);
+  expect(mountsUnder(scratch)).toBe(mountsBefore);
 });
 
 const at = (mounts: Map<string, MountInfo>, point: string): MountInfo => {
@@ -249,7 +249,9 @@ describe('bind', () => {
       expectBindOf(at(run.mounts, '/b'), src, { ro: true });
       expect(run.out).toBe('a\n');
     }
-    expect(at(direct.mounts, '/b').root).toBe(src); // the scratch dir is on the root filesystem here
+    // Rooted at src itself: src's path in the host mount that holds it, below that mount's own root.
+    const host = hostMountOf(src);
+    expect(at(direct.mounts, '/b').root).toBe(join(host.root, relative(host.mountPoint, src)));
     const { id: _a, parentId: _b, ...rest } = at(staged.mounts, '/b');
     const { id: _c, parentId: _d, ...restDirect } = at(direct.mounts, '/b');
     expect(restDirect).toEqual(rest);
@@ -269,7 +271,7 @@ describe('bind', () => {
       pidsMatching(`sh -c sleep 1; true # ${marker}`).length ? true : undefined,
     );
     // While the run goes on, neither the staged copy nor the container's mounts are visible here.
-    expect(hostMounts()).toBe(mountsBefore);
+    expect(mountsUnder(scratch)).toBe(mountsBefore);
     expect(readdirSync('/run/builder')).toEqual([]);
     expect((await running).result.exitCode).toBe(0);
     expect(readdirSync('/run/builder')).toEqual([]);
@@ -523,7 +525,7 @@ function ageDirs(root: string): void {
 
 describe('safety', () => {
   it('(a) a rootfs symlink /tmp -> /etc redirects a mount into the rootfs, never to the host /etc', async () => {
-    const fs = makeBusyboxRootfs(['etc']);
+    const fs = makeBusyboxRootfs(['etc'], scratch);
     const name = `builder-e2e-${process.pid}`;
     try {
       symlinkSync('/etc', join(fs.path, 'tmp'));
@@ -547,7 +549,7 @@ describe('safety', () => {
     const base = mkdtempSync(join(scratch, 'escape-'));
     const parent = join(base, 'p1', 'p2');
     mkdirSync(parent, { recursive: true });
-    const fs = makeBusyboxRootfs();
+    const fs = makeBusyboxRootfs([], scratch);
     const path = join(parent, 'rootfs');
     renameSync(fs.path, path);
     const name = `evil-${process.pid}`;
@@ -574,7 +576,7 @@ describe('safety', () => {
   });
 
   it('(c) mounts at new nested paths leave the rootfs tree exactly as it was', async () => {
-    const fs = makeBusyboxRootfs(['d']);
+    const fs = makeBusyboxRootfs(['d'], scratch);
     const src = join(scratch, 'nested-src');
     mkdirSync(src);
     const file = join(scratch, 'nested-file');
@@ -635,7 +637,7 @@ describe('safety', () => {
   });
 
   it('(e) a run that fails half-way through its mounts is 125 and leaves host and rootfs unchanged', async () => {
-    const fs = makeBusyboxRootfs();
+    const fs = makeBusyboxRootfs([], scratch);
     try {
       ageDirs(fs.path);
       const before = treeListing(fs.path);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { builder } from '../helpers/cli.js';
-import { hostMounts, requireRoot } from '../helpers/host.js';
+import { mountsUnder, requireRoot } from '../helpers/host.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 import { tool } from '../helpers/tools.js';
 
@@ -28,7 +28,7 @@ beforeAll(() => {
   // Two layers: busybox and /etc/old, then /etc/hello and a whiteout of /etc/old (gzip).
   layers = join(scratch, 'my-layers');
   mkdirSync(layers);
-  const bb = makeBusyboxRootfs(['etc']);
+  const bb = makeBusyboxRootfs(['etc'], scratch);
   try {
     writeFileSync(join(bb.path, 'etc/old'), 'old\n');
     tool('tar', ['-cf', join(layers, '1-base.tar'), '-C', bb.path, '.']);
@@ -47,9 +47,9 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 beforeEach(() => {
-  mountsBefore = hostMounts();
+  mountsBefore = mountsUnder(scratch);
 });
-afterEach(() => expect(hostMounts()).toBe(mountsBefore));
+afterEach(() => expect(mountsUnder(scratch)).toBe(mountsBefore));
 
 describe('a third-party rootfs source, loaded by path', () => {
   it('is listed with its origin by builder sources', async () => {

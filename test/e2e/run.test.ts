@@ -1,27 +1,34 @@
 // `builder run` end to end, as root, with real namespaces and mounts.
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type MountInfo, parseMountInfo } from '@builder/native/ops';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { run, startBuilder, termForwarded, waitFor } from '../helpers/cli.js';
-import { alive, hostMounts, pidsMatching, requireRoot } from '../helpers/host.js';
+import { alive, hostMounts, mountsUnder, pidsMatching, requireRoot } from '../helpers/host.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 
+/** The test's own directory: the rootfs directories live in it. */
+let work: string;
 let rootfs: ReturnType<typeof makeBusyboxRootfs>;
 let mountsBefore: string;
 
 beforeAll(() => {
   requireRoot();
-  rootfs = makeBusyboxRootfs();
+  work = mkdtempSync(join(tmpdir(), 'builder-e2e-run-'));
+  rootfs = makeBusyboxRootfs([], work);
 });
-afterAll(() => rootfs?.remove());
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
 
-// Invariant 1: the host mount table is identical before and after every test.
+// Invariant 1: the host's mounts under the test's directories and the run directories are the same
+// before and after every test.
 beforeEach(() => {
-  mountsBefore = hostMounts();
+  mountsBefore = mountsUnder(work);
 });
 afterEach(() => {
-  expect(hostMounts()).toBe(mountsBefore);
+  expect(mountsUnder(work)).toBe(mountsBefore);
 });
 
 describe('exit status', () => {
@@ -243,7 +250,7 @@ describe('bad input: one clear line, the right status, nothing left behind', () 
   });
 
   it('a run that fails half-way through its mounts is 125 and leaves the host unchanged', async () => {
-    const bad = makeBusyboxRootfs();
+    const bad = makeBusyboxRootfs([], work);
     try {
       writeFileSync(join(bad.path, 'sys'), 'a file where /sys should be mounted');
       const r = await run(bad.path, ['true']);
@@ -279,6 +286,6 @@ describe('signals and the death of builder', () => {
     await done;
     await waitFor('the command to die', () => (pidsMatching(`sleep ${marker}`).length === 0 ? true : undefined), 5000);
     for (const pid of stages) await waitFor(`stage ${pid} to exit`, () => (alive(pid) ? undefined : true), 5000);
-    expect(hostMounts()).toBe(mountsBefore);
+    expect(mountsUnder(work)).toBe(mountsBefore);
   });
 });

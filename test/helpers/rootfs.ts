@@ -31,9 +31,12 @@ const APPLETS = [
   'stty',
 ];
 
-/** Make a busybox rootfs in a new temp dir. `extra` adds empty directories (e.g. proc, dev). */
-export function makeBusyboxRootfs(extra: string[] = []): { path: string; remove: () => void } {
-  const path = mkdtempSync(join(tmpdir(), 'builder-e2e-rootfs-'));
+/**
+ * Make a busybox rootfs in a new temp dir under `parent` (a test's own directory, so that its checks of
+ * the host's mounts cover it; default the system's temp dir). `extra` adds empty directories (e.g. proc, dev).
+ */
+export function makeBusyboxRootfs(extra: string[] = [], parent = tmpdir()): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(parent, 'builder-e2e-rootfs-'));
   mkdirSync(join(path, 'bin'));
   copyFileSync('/bin/busybox', join(path, 'bin/busybox'));
   for (const applet of APPLETS) symlinkSync('busybox', join(path, 'bin', applet));
