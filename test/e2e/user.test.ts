@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { createEngine } from '@builder/core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BUILDER, run, startBuilder, termForwarded, waitFor } from '../helpers/cli.js';
-import { alive, hostMounts, pidsMatching, requireRoot } from '../helpers/host.js';
+import { alive, mountsUnder, pidsMatching, requireRoot } from '../helpers/host.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 
 const PASSWD = `root:x:0:0:root:/root:/bin/sh
@@ -34,7 +34,9 @@ devs:x:2000:alice
 `;
 
 let rootfs: ReturnType<typeof makeBusyboxRootfs>;
+/** The test's own directory: the rootfs, the image and the layer store (`--root`) live in it. */
 let work: string;
+let store: string;
 let mountsBefore: string;
 
 /** Write the accounts files into a rootfs directory, with alice's home owned by her. */
@@ -76,22 +78,22 @@ function buildImage(dir: string): void {
 
 beforeAll(() => {
   requireRoot();
-  rootfs = makeBusyboxRootfs(['tmp']);
+  work = mkdtempSync(join(tmpdir(), 'builder-e2e-user-'));
+  store = join(work, 'store');
+  rootfs = makeBusyboxRootfs(['tmp'], work);
   // mkdtemp makes the root 0700: a real rootfs's / is 0755, or no user could enter it.
   chmodSync(rootfs.path, 0o755);
   chmodSync(join(rootfs.path, 'tmp'), 0o1777);
   addAccounts(rootfs.path);
-  work = mkdtempSync(join(tmpdir(), 'builder-e2e-user-'));
   buildImage(work);
 }, 120_000);
 afterAll(() => {
-  rootfs?.remove();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 beforeEach(() => {
-  mountsBefore = hostMounts();
+  mountsBefore = mountsUnder(work);
 });
-afterEach(() => expect(hostMounts()).toBe(mountsBefore));
+afterEach(() => expect(mountsUnder(work)).toBe(mountsBefore));
 
 const asUser = (user: string, argv: string[], flags: string[] = []) =>
   run(rootfs.path, argv, ['--user', user, ...flags]);
@@ -279,19 +281,22 @@ describe('the stage after it dropped root', () => {
 
 describe("an image's User", () => {
   const image = () => `oci:${join(work, 'L')}:u`;
+  /** `builder run --root STORE --image IMAGE FLAGS… -- ARGV…`: the test's own layer store. */
+  const runImage = (argv: string[], flags: string[] = []) =>
+    run(undefined, argv, ['--root', store, '--image', image(), ...flags]);
 
   it('runs as the User of the image config, in its WorkingDir, created for that user', async () => {
-    const r = await run(undefined, [], ['--image', image()]);
+    const r = await runImage([]);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe(ALICE);
-    const w = await run(undefined, ['sh', '-c', 'pwd; stat -c "%u:%g" .; echo $HOME'], ['--image', image()]);
+    const w = await runImage(['sh', '-c', 'pwd; stat -c "%u:%g" .; echo $HOME']);
     expect(w.stdout).toBe('/work/alice\n1000:1000\n/home/alice\n');
   });
 
   it('--user wins over the image User', async () => {
-    expect((await run(undefined, ['id'], ['--image', image(), '--user', 'bob'])).stdout).toBe(
+    expect((await runImage(['id'], ['--user', 'bob'])).stdout).toBe(
       'uid=1001(bob) gid=1001(bob) groups=10(wheel),1001(bob)\n',
     );
-    expect((await run(undefined, ['id', '-u'], ['--image', image(), '-u', '0'])).stdout).toBe('0\n');
+    expect((await runImage(['id', '-u'], ['-u', '0'])).stdout).toBe('0\n');
   });
 });
