@@ -1,8 +1,11 @@
 // `builder run -t`: an interactive shell in tmux, driven and read the way a person would use it.
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUILDER, run, sleep } from '../helpers/cli.js';
-import { requireRoot } from '../helpers/host.js';
+import { BUILDER, run, sleep, waitFor } from '../helpers/cli.js';
+import { pidsMatching, requireRoot } from '../helpers/host.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 
 const SESSION = `builder-e2e-${process.pid}`;
@@ -21,6 +24,38 @@ async function waitScreen(pattern: RegExp, ms = 10_000): Promise<string> {
   }
 }
 
+/** `state`, `pgrp` and `tpgid` (the terminal's foreground group) of a process, from /proc/PID/stat. */
+function procStat(pid: number): { state: string; pgrp: number; tpgid: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const [state, , pgrp, , , tpgid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state, pgrp: Number(pgrp), tpgid: Number(tpgid) };
+  } catch {
+    return undefined; // exited meanwhile
+  }
+}
+
+/** Wait until `sleep ARG` runs as the terminal's foreground job (what Ctrl-C and Ctrl-Z reach); its pid. */
+const inForeground = (arg: string): Promise<number> =>
+  waitFor(
+    `sleep ${arg} to run in the foreground`,
+    () =>
+      pidsMatching(`sleep ${arg}`).find((pid) => {
+        const s = procStat(pid);
+        return s !== undefined && s.state !== 'T' && s.pgrp === s.tpgid;
+      }),
+    30_000,
+  );
+
+/** Until `what` holds, poll it, with a generous limit. */
+const until = (what: string, fn: () => boolean): Promise<true> =>
+  waitFor(what, () => (fn() ? true : undefined), 30_000);
+
+/** Unique arguments for the sleeps of the shell, so that its processes can be told apart from the host. */
+let marks = 0;
+const mark = () => `${process.pid}${++marks}`;
+
+let work: string;
 let rootfs: ReturnType<typeof makeBusyboxRootfs>;
 
 beforeAll(() => {
@@ -30,7 +65,8 @@ beforeAll(() => {
   } catch {
     throw new Error('tmux is missing: apt-get install tmux');
   }
-  rootfs = makeBusyboxRootfs();
+  work = mkdtempSync(join(tmpdir(), 'builder-e2e-terminal-'));
+  rootfs = makeBusyboxRootfs([], work);
   // After the run, the pane's own shell reports builder's status and the terminal's mode.
   const command = `${process.execPath} ${BUILDER} run -t --rootfs ${rootfs.path} -- sh; echo "STATUS=$?"; stty -a; sleep 60`;
   tmux('new-session', '-d', '-s', SESSION, '-x', '100', '-y', '30', command);
@@ -41,7 +77,7 @@ afterAll(() => {
   } catch {
     // already gone
   }
-  rootfs?.remove();
+  if (work) rmSync(work, { recursive: true, force: true });
 });
 
 describe('an interactive shell on -t', () => {
@@ -55,29 +91,39 @@ describe('an interactive shell on -t', () => {
     keys('stty size', 'Enter');
     await waitScreen(/^30 100$/m);
     tmux('resize-window', '-t', SESSION, '-x', '80', '-y', '24');
-    await sleep(200);
-    keys('clear; stty size', 'Enter');
-    await waitScreen(/^24 80$/m);
+    // The new size reaches the container's terminal asynchronously: ask until it shows there.
+    const end = Date.now() + 30_000;
+    for (let n = 1; ; n++) {
+      keys('clear', 'Enter', `echo size-${n} $(stty size)`, 'Enter');
+      const line = new RegExp(`^size-${n} (\\d+ \\d+)$`, 'm');
+      const size = line.exec(await waitScreen(line))?.[1];
+      if (size === '24 80') break;
+      if (Date.now() > end) throw new Error(`the container's terminal still says ${size} after the resize to 24 80`);
+      await sleep(50);
+    }
   });
 
   it('Ctrl-C interrupts the foreground command, not the shell', async () => {
-    keys('sleep 30; echo after-sleep', 'Enter');
-    await sleep(300);
+    const arg = mark();
+    keys(`clear; sleep ${arg}; echo after-sleep`, 'Enter');
+    const pid = await inForeground(arg);
     keys('C-c');
-    await sleep(300);
+    await until(`sleep ${arg} to end`, () => [undefined, 'Z'].includes(procStat(pid)?.state));
     keys('echo still-here', 'Enter');
     const s = await waitScreen(/^still-here$/m);
     expect(s).not.toMatch(/^after-sleep$/m);
   });
 
   it('has job control: Ctrl-Z stops a job, jobs lists it', async () => {
-    keys('clear; sleep 40', 'Enter');
-    await sleep(300);
+    const arg = mark();
+    keys(`clear; sleep ${arg}`, 'Enter');
+    const pid = await inForeground(arg);
     keys('C-z');
-    await sleep(300);
+    await until(`sleep ${arg} to stop`, () => procStat(pid)?.state === 'T');
     keys('jobs', 'Enter');
-    await waitScreen(/Stopped\s+sleep 40/);
+    await waitScreen(new RegExp(`Stopped\\s+sleep ${arg}`));
     keys('kill -9 %1', 'Enter'); // a stopped job stays stopped on SIGTERM
+    await until(`sleep ${arg} to be killed`, () => [undefined, 'Z'].includes(procStat(pid)?.state));
   });
 
   it('passes the exit status through and gives the terminal back in cooked mode', async () => {
