@@ -1,10 +1,13 @@
-// A real third-party plugin, installed the way a user installs one: test/fixtures/plugin-secret is
-// packed with `npm pack` and the tarball installed with `npm install --no-save`. A tarball (rather
-// than the directory, which npm would only symlink) gives a real copy in node_modules that resolves
-// @builder/core from where it is installed, as a package from the registry does. It works offline:
-// the plugin has no dependencies, and its peer dependency @builder/core is the workspace's own.
+// A real third-party plugin, installed the way a user installs one into the project that runs builder:
+// test/fixtures/plugin-secret is packed with `npm pack` and the tarball installed with `npm install`
+// into a project directory of the test's own. A tarball (rather than the directory, which npm would
+// only symlink) gives a real copy in that project's node_modules, as a package from the registry does.
+// The engine, created in that project's directory, finds the plugin by its name there (a package name
+// is looked up from the current directory first) and gives it @builder/core. It works offline: the
+// plugin has no dependencies, and its peer dependency @builder/core is left to the engine
+// (--legacy-peer-deps: npm does not fetch it).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,16 +15,18 @@ import { createEngine, type Engine, SpecError } from '@builder/core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/cli.js';
 import { inside, removeCaptures, runScript } from '../helpers/engine-run.js';
-import { hostMounts, pidsMatching, requireRoot } from '../helpers/host.js';
+import { mountsUnder, pidsMatching, requireRoot } from '../helpers/host.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const FIXTURE = join(REPO, 'test/fixtures/plugin-secret');
+const FIXTURE = fileURLToPath(new URL('../fixtures/plugin-secret', import.meta.url));
 const NPM_QUIET = ['--offline', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'];
 
 let engine: Engine;
 let rootfs: ReturnType<typeof makeBusyboxRootfs>;
+/** The test's own directory: the tarball, the project that installs it, the rootfs, the secret. */
 let scratch: string;
+/** The project that installs the plugin, as a user's project would. */
+let project: string;
 let token: string;
 let mountsBefore: string;
 
@@ -29,36 +34,44 @@ beforeAll(async () => {
   requireRoot();
   scratch = realpathSync(mkdtempSync(join(tmpdir(), 'builder-e2e-secret-')));
   execFileSync('npm', ['pack', '--pack-destination', scratch, '--loglevel=error'], { cwd: FIXTURE, stdio: 'ignore' });
-  execFileSync('npm', ['install', '--no-save', ...NPM_QUIET, join(scratch, 'builder-plugin-secret-1.0.0.tgz')], {
-    cwd: REPO,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  engine = await createEngine({ plugins: ['@builder/plugins', 'builder-plugin-secret'] });
-  rootfs = makeBusyboxRootfs();
+  project = join(scratch, 'project');
+  mkdirSync(project);
+  writeFileSync(
+    join(project, 'package.json'),
+    JSON.stringify({ name: 'e2e-project', version: '1.0.0', private: true }),
+  );
+  execFileSync(
+    'npm',
+    ['install', '--legacy-peer-deps', ...NPM_QUIET, join(scratch, 'builder-plugin-secret-1.0.0.tgz')],
+    { cwd: project, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const cwd = process.cwd();
+  process.chdir(project);
+  try {
+    engine = await createEngine({ plugins: ['@builder/plugins', 'builder-plugin-secret'] });
+  } finally {
+    process.chdir(cwd);
+  }
+  rootfs = makeBusyboxRootfs([], scratch);
   token = join(scratch, 'token');
   writeFileSync(token, 's3cr3t-value\n', { mode: 0o600 });
 }, 120_000);
 afterAll(() => {
-  execFileSync('npm', ['uninstall', '--no-save', ...NPM_QUIET, 'builder-plugin-secret'], {
-    cwd: REPO,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  rootfs?.remove();
   if (scratch) rmSync(scratch, { recursive: true, force: true });
   removeCaptures();
-}, 120_000);
+});
 
 beforeEach(() => {
-  mountsBefore = hostMounts();
+  mountsBefore = mountsUnder(scratch);
 });
 afterEach(() => {
-  expect(hostMounts()).toBe(mountsBefore);
+  expect(mountsUnder(scratch)).toBe(mountsBefore);
 });
 
 describe('builder-plugin-secret, installed from its tarball', () => {
-  it('is installed as a copy, not a link to the fixture', () => {
-    const installed = realpathSync(join(REPO, 'node_modules/builder-plugin-secret'));
-    expect(installed).toBe(join(REPO, 'node_modules/builder-plugin-secret'));
+  it("is installed as a copy in the project's node_modules, not a link to the fixture", () => {
+    const installed = join(project, 'node_modules/builder-plugin-secret');
+    expect(realpathSync(installed)).toBe(installed);
   });
 
   it('contributes the secret mount kind, listed with its origin', () => {
