@@ -161,8 +161,8 @@ function kernelStat(root: string, ...paths: string[]): string[] {
 }
 const sameFile = (root: string, a: string, b: string) => {
   const [x, y] = kernelStat(root, a, b);
-  expect(x).toMatch(/^dev \d+ ino \d+$/);
-  expect(y).toBe(x);
+  expect(x, `${a}, resolved by the kernel in the root`).toMatch(/^dev \d+ ino \d+$/);
+  expect(y, `${b} and ${a}, resolved by the kernel in the root`).toBe(x);
 };
 const read = (root: string, p: string) => readFileSync(join(root, p), 'utf8');
 const gone = (root: string, p: string) => expect(existsSync(join(root, p))).toBe(false);
