@@ -148,12 +148,15 @@ describe('builder images and builder prune', () => {
       '-c',
       'touch /host/started; while [ ! -e /host/go ]; do sleep 0.05; done; cat /etc/greeting',
     ]);
-    await waitFor('the run to start', () => (existsSync(marker) ? true : undefined), 30_000);
-    const pruned = await builder(['prune', '--root', root, '--all', '--json']);
-    const result = JSON.parse(pruned.stdout);
-    expect(result.layers).toEqual([]);
-    expect(result.inUse.sort()).toEqual(ociImage(join(work, 'L')).diffIds.sort());
-    writeFileSync(join(root, 'go'), '');
+    try {
+      await waitFor('the run to start', () => (existsSync(marker) ? true : undefined), 30_000);
+      const pruned = await builder(['prune', '--root', root, '--all', '--json']);
+      const result = JSON.parse(pruned.stdout);
+      expect(result.layers).toEqual([]);
+      expect(result.inUse.sort()).toEqual(ociImage(join(work, 'L')).diffIds.sort());
+    } finally {
+      writeFileSync(join(root, 'go'), ''); // the command ends also when a check above failed
+    }
     const r = await running.done;
     expect(r.stdout).toBe('v2\n');
     expect(r.code).toBe(0);
