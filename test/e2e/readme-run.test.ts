@@ -36,6 +36,7 @@ beforeAll(() => {
   rootfs = makeBusyboxRootfs(['etc', 'tmp'], base);
   // mkdtemp makes the root 0700: a real rootfs's / is 0755, or no other user could enter it.
   chmodSync(rootfs.path, 0o755);
+  chmodSync(join(rootfs.path, 'tmp'), 0o1777);
   // The rootfs's own accounts: root only.
   writeFileSync(join(rootfs.path, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
   writeFileSync(join(rootfs.path, 'etc/group'), 'root:x:0:\n');
@@ -199,15 +200,25 @@ describe('signals sent to builder', () => {
           .filter((l) => l.startsWith('got ')).length === n
           ? true
           : undefined;
-      s.child.kill(sequence[0]);
-      await waitFor('the first signal to reach the command', () => seen(1));
-      s.child.kill(sequence[1]);
-      await waitFor('the second signal to reach the command', () => seen(2));
-      s.child.kill(sequence[2]);
-      const r = await s.done;
-      expect(r.code).toBe(137);
-      expect(r.stdout).toBe(`ready\ngot ${sequence[0].slice(3)}\ngot ${sequence[1].slice(3)}\n`);
-      expect(alive(s.pid)).toBe(false);
+      let finished: Finished | undefined;
+      s.done.then((r) => {
+        finished = r;
+      });
+      try {
+        s.child.kill(sequence[0]);
+        await waitFor('the first signal to reach the command', () => seen(1));
+        s.child.kill(sequence[1]);
+        await waitFor('the second signal to reach the command', () => seen(2));
+        s.child.kill(sequence[2]);
+        const r = await waitFor('builder to exit after the third signal', () => finished, 20_000);
+        expect(r.code).toBe(137);
+        expect(r.stdout).toBe(`ready\ngot ${sequence[0].slice(3)}\ngot ${sequence[1].slice(3)}\n`);
+        expect(alive(s.pid)).toBe(false);
+      } finally {
+        // Whatever failed, kill -9 of builder takes the command with it.
+        if (finished === undefined) s.child.kill('SIGKILL');
+        await s.done;
+      }
       expect(pidsMatching(`sh -c ${s.full}`)).toEqual([]);
     });
 });
@@ -258,17 +269,26 @@ describe('directory modes through the CLI, on the host’s own tree', () => {
     expect(existsSync(join(dir, 'new'))).toBe(false);
   });
 
-  it('--overlay-dir DIR: writable inside, the host’s directory unchanged after', async () => {
-    const dir = tree('overlay');
-    const r = await onHost(`echo changed > ${dir}/file && w ${dir}/new && w ${dir}/sub/new && cat ${dir}/file`, [
-      '--overlay-dir',
-      dir,
-    ]);
-    expect(r.stderr).toBe('');
-    expect(r.stdout).toBe(`${dir}/new: written\n${dir}/sub/new: written\nchanged\n`);
-    expect(readFileSync(join(dir, 'file'), 'utf8')).toBe('overlay\n');
-    expect(existsSync(join(dir, 'new'))).toBe(false);
-    expect(existsSync(join(dir, 'sub', 'new'))).toBe(false);
+  it('--overlay-dir DIR: the host’s directory, writable inside, unchanged after', async () => {
+    // DIR is a filesystem of its own (a tmpfs): the overlay of the host root that every run without
+    // --rootfs has does not reach into it, so only the --overlay-dir mount shows DIR's files.
+    const dir = freshDir('overlay');
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'readme-run-overlay', dir]);
+    try {
+      mkdirSync(join(dir, 'sub'));
+      writeFileSync(join(dir, 'file'), 'overlay\n');
+      const r = await onHost(
+        `cat ${dir}/file && echo changed > ${dir}/file && w ${dir}/new && w ${dir}/sub/new && cat ${dir}/file`,
+        ['--overlay-dir', dir],
+      );
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe(`overlay\n${dir}/new: written\n${dir}/sub/new: written\nchanged\n`);
+      expect(readFileSync(join(dir, 'file'), 'utf8')).toBe('overlay\n');
+      expect(existsSync(join(dir, 'new'))).toBe(false);
+      expect(existsSync(join(dir, 'sub', 'new'))).toBe(false);
+    } finally {
+      execFileSync('umount', [dir]);
+    }
   });
 
   it('--full-access-dir DIR: writes reach the host', async () => {
@@ -332,16 +352,20 @@ describe('directory modes through the CLI, on the host’s own tree', () => {
 
 describe('mount errors', () => {
   it('an unknown mount option is one error line and status 125, and nothing runs', async () => {
-    const marker = join(rootfs.path, 'ran');
-    const r = await run(
-      rootfs.path,
-      ['sh', '-c', 'echo ran; touch /ran'],
-      ['--mount', 'type=tmpfs,destination=/x,bogus=1'],
-    );
-    expect(r.code).toBe(125);
-    expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^Error: [^\n]*"bogus"[^\n]*\n$/);
-    expect(existsSync(marker)).toBe(false);
+    const marker = join(rootfs.path, 'ran-bogus');
+    try {
+      const r = await run(
+        rootfs.path,
+        ['sh', '-c', 'echo ran; touch /ran-bogus'],
+        ['--mount', 'type=tmpfs,destination=/x,bogus=1'],
+      );
+      expect(r.code).toBe(125);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/^Error: [^\n]*"bogus"[^\n]*\n$/);
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      rmSync(marker, { force: true });
+    }
   });
 });
 
@@ -428,12 +452,16 @@ describe('--user and the mounts', () => {
     const src = freshDir('give-by-name');
     writeFileSync(join(src, 'f'), 'x');
     for (const user of ['carol', '1234']) {
-      const r = await run(rootfs.path, ['sh', '-c', 'echo ran; touch /ran'], ['-v', `${src}:/v:U`, '--user', user]);
+      const r = await run(
+        rootfs.path,
+        ['sh', '-c', 'echo ran; touch /tmp/ran-U'],
+        ['-v', `${src}:/v:U`, '--user', user],
+      );
       expect(r.code, user).toBe(125);
       expect(r.stdout, user).toBe('');
       expect(r.stderr, user).toMatch(/^Error: [^\n]*give the user as UID:GID\n$/);
       expect(statSync(join(src, 'f')).uid, user).toBe(0);
-      expect(existsSync(join(rootfs.path, 'ran')), user).toBe(false);
+      expect(existsSync(join(rootfs.path, 'tmp/ran-U')), user).toBe(false);
     }
   });
 });
