@@ -1,5 +1,5 @@
 // @builder/core as CI tooling uses it: the same engine as the CLI, driven from code.
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEngine, ExecError, RootfsError } from '@builder/core';
@@ -74,10 +74,11 @@ describe('createEngine().run()', () => {
       return pids.length ? pids : undefined;
     });
     expect(ownStages()).toEqual([ready]);
+    let running: Promise<unknown> | undefined;
     try {
       // The first run's command is a child of that very stage.
       const marker = `5151${process.pid}`;
-      const running = engine.run({ rootfs: rootfs.path, argv: ['sleep', marker] });
+      running = engine.run({ rootfs: rootfs.path, argv: ['sleep', marker] });
       const [command] = await waitFor('the command to start', () => {
         const pids = pidsMatching(`sleep ${marker}`);
         return pids.length ? pids : undefined;
@@ -99,8 +100,13 @@ describe('createEngine().run()', () => {
       }
       await waitFor(`stage ${ready} to exit`, () => (alive(ready) ? undefined : true));
     } finally {
-      // The stage left ready for a next run: ours to end.
-      for (const pid of ownStages()) process.kill(pid, 'SIGKILL');
+      // The stage left ready for a next run (or, after a failure, any of the engine's): ours to end, and
+      // reaped before the next test, so that no engine of this process takes it for a live one.
+      const left = ownStages();
+      for (const pid of left) process.kill(pid, 'SIGKILL');
+      await running?.catch(() => undefined);
+      for (const pid of left)
+        await waitFor(`stage ${pid} to be reaped`, () => (existsSync(`/proc/${pid}`) ? undefined : true));
     }
   });
 
