@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { unpackLayer } from '../../packages/core/src/layers/unpack.js';
 import { run } from '../helpers/cli.js';
 import { containerTree } from '../helpers/container-tree.js';
-import { hostMounts, requireRoot } from '../helpers/host.js';
+import { mountsUnder, requireRoot } from '../helpers/host.js';
 import { requireTools, tool } from '../helpers/tools.js';
 import { diffTrees, type Tree, type TreeEntry, walkTree } from '../helpers/tree.js';
 
@@ -88,9 +88,9 @@ afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 beforeEach(() => {
-  mountsBefore = hostMounts();
+  mountsBefore = mountsUnder(work, CACHE);
 });
-afterEach(() => expect(hostMounts()).toBe(mountsBefore));
+afterEach(() => expect(mountsUnder(work, CACHE)).toBe(mountsBefore));
 
 describe('a debootstrap rootfs, GNU tar as the oracle', () => {
   it('has what the comparison needs: set-id and sticky modes, hard links, devices, symlinks, xattrs, ns times', () => {
@@ -142,70 +142,60 @@ describe('a debootstrap rootfs, GNU tar as the oracle', () => {
       "printf '\\0==SUMS==\\0'",
       'find / -xdev -type f -print0 | xargs -0 sha256sum -z',
     ].join('; ');
-    const diffId = `sha256:${createHash('sha256').update(readFileSync(layer)).digest('hex')}`;
-    const hex = diffId.slice('sha256:'.length);
-    const stored = join('/var/lib/builder/layers', hex);
-    const existed = existsSync(stored);
-    try {
-      const r = await run(undefined, ['sh', '-c', script], ['--image', `tar:${layer}`]);
-      expect(r.stderr).toBe('');
-      expect(r.code).toBe(0);
-      const [listing, sums] = r.stdout.split('\0==SUMS==\0');
-      const inside: Tree = new Map();
-      const inodes = new Map<string, string[]>();
-      const fields = listing.split('\0');
-      for (let i = 0; i + 1 < fields.length; i += 2) {
-        const [y, m, uid, gid, size, t, nlink, ino, ...rest] = fields[i].split(' ');
-        const rel = rest.join(' ') || '.';
-        const [sec, frac = ''] = t.split('.');
-        const type = ({ f: 'file', d: 'dir', l: 'symlink', c: 'char', b: 'block', p: 'fifo' } as const)[y];
-        if (!type) throw new Error(`unexpected find type ${y} for ${rel}`);
-        const e: TreeEntry = {
-          type,
-          mode: m.padStart(4, '0'),
-          uid: Number(uid),
-          gid: Number(gid),
-          size: type === 'file' || type === 'symlink' ? Number(size) : 0,
-          mtimeNs: String(BigInt(sec) * 1_000_000_000n + BigInt(frac.padEnd(9, '0').slice(0, 9))),
-          nlink: Number(nlink),
-          xattrs: {},
-        };
-        if (type === 'symlink') e.link = fields[i + 1];
-        if (type !== 'dir' && e.nlink > 1) inodes.set(ino, [...(inodes.get(ino) ?? []), rel]);
-        inside.set(rel, e);
-      }
-      for (const names of inodes.values()) {
-        names.sort();
-        for (const n of names) (inside.get(n) as TreeEntry).group = names[0];
-      }
-      for (const line of sums.split('\0')) {
-        if (!line) continue;
-        const hash = line.slice(0, 64);
-        const rel = line.slice(66).replace(/^\//, '');
-        (inside.get(rel) as TreeEntry).sha256 = hash;
-      }
-      const outside = (rel: string) => rel === '.' || /^(proc|sys|dev)(\/|$)/.test(rel);
-      const project = (t: Tree): Tree =>
-        new Map(
-          [...t]
-            .filter(([rel]) => !outside(rel))
-            .map(([rel, e]) => {
-              const { rdev: _rdev, xattrs: _xattrs, ...rest } = e;
-              return [rel, { ...rest, xattrs: {} }];
-            }),
-        );
-      expect(inside.size).toBeGreaterThan(5000);
-      expectSame(project(byTar), project(inside));
-      // The same container's root walked from the host through /proc/PID/root: xattrs and devices too.
-      const seen = await containerTree(['--image', `tar:${layer}`]);
-      expectSame(new Map([...byTar].filter(([rel]) => !outside(rel))), seen);
-      expect(seen.get('usr/bin/dd')?.xattrs).toEqual({ 'security.capability': CAP_V2 });
-    } finally {
-      // The store layer of this test's own tarball: nothing else uses it.
-      if (!existed) {
-        rmSync(stored, { recursive: true, force: true });
-        rmSync(join('/var/lib/builder/locks', hex), { force: true });
-      }
+    // The layer store is the test's own.
+    const image = ['--root', join(work, 'store'), '--image', `tar:${layer}`];
+    const r = await run(undefined, ['sh', '-c', script], image);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const [listing, sums] = r.stdout.split('\0==SUMS==\0');
+    const inside: Tree = new Map();
+    const inodes = new Map<string, string[]>();
+    const fields = listing.split('\0');
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const [y, m, uid, gid, size, t, nlink, ino, ...rest] = fields[i].split(' ');
+      const rel = rest.join(' ') || '.';
+      const [sec, frac = ''] = t.split('.');
+      const type = ({ f: 'file', d: 'dir', l: 'symlink', c: 'char', b: 'block', p: 'fifo' } as const)[y];
+      if (!type) throw new Error(`unexpected find type ${y} for ${rel}`);
+      const e: TreeEntry = {
+        type,
+        mode: m.padStart(4, '0'),
+        uid: Number(uid),
+        gid: Number(gid),
+        size: type === 'file' || type === 'symlink' ? Number(size) : 0,
+        mtimeNs: String(BigInt(sec) * 1_000_000_000n + BigInt(frac.padEnd(9, '0').slice(0, 9))),
+        nlink: Number(nlink),
+        xattrs: {},
+      };
+      if (type === 'symlink') e.link = fields[i + 1];
+      if (type !== 'dir' && e.nlink > 1) inodes.set(ino, [...(inodes.get(ino) ?? []), rel]);
+      inside.set(rel, e);
     }
+    for (const names of inodes.values()) {
+      names.sort();
+      for (const n of names) (inside.get(n) as TreeEntry).group = names[0];
+    }
+    for (const line of sums.split('\0')) {
+      if (!line) continue;
+      const hash = line.slice(0, 64);
+      const rel = line.slice(66).replace(/^\//, '');
+      (inside.get(rel) as TreeEntry).sha256 = hash;
+    }
+    const outside = (rel: string) => rel === '.' || /^(proc|sys|dev)(\/|$)/.test(rel);
+    const project = (t: Tree): Tree =>
+      new Map(
+        [...t]
+          .filter(([rel]) => !outside(rel))
+          .map(([rel, e]) => {
+            const { rdev: _rdev, xattrs: _xattrs, ...rest } = e;
+            return [rel, { ...rest, xattrs: {} }];
+          }),
+      );
+    expect(inside.size).toBeGreaterThan(5000);
+    expectSame(project(byTar), project(inside));
+    // The same container's root walked from the host through /proc/PID/root: xattrs and devices too.
+    const seen = await containerTree(image);
+    expectSame(new Map([...byTar].filter(([rel]) => !outside(rel))), seen);
+    expect(seen.get('usr/bin/dd')?.xattrs).toEqual({ 'security.capability': CAP_V2 });
   }, 600_000);
 });
