@@ -24,6 +24,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { BUILDER, type Finished, run, waitFor } from '../helpers/cli.js';
 import { alive, mountsUnder, pidsMatching, requireRoot } from '../helpers/host.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
+import { requireTools } from '../helpers/tools.js';
 
 /** The test's own temp directory: bind sources, directory-mode trees, accounts files. */
 let base: string;
@@ -409,6 +410,114 @@ describe('recursive read-only binds', () => {
       }
     } finally {
       execFileSync('umount', [sub]);
+    }
+  });
+});
+
+// A FUSE filesystem (the kernel's protocol on /dev/fuse, spoken by python3) whose only entry is the
+// directory `dir`. A lookup of `dir` by a process of another mount namespace than its own (the
+// stage, once it has unshared) gets no answer until a line arrives on its stdin: the stage waits in
+// the kernel, in the middle of staging its bind sources, where the test can look at them.
+const FUSE_SERVER = String.raw`import ctypes, os, select, struct, sys
+mnt = sys.argv[1]
+libc = ctypes.CDLL(None, use_errno=True)
+fd = os.open('/dev/fuse', os.O_RDWR)
+opts = f'fd={fd},rootmode=40000,user_id=0,group_id=0,allow_other'.encode()
+if libc.mount(b'readme-run-fuse', mnt.encode(), b'fuse', 6, opts) != 0:  # MS_NOSUID|MS_NODEV
+    sys.exit(f'mount: {os.strerror(ctypes.get_errno())}')
+print('mounted', flush=True)
+own_ns = os.readlink('/proc/self/ns/mnt')
+def attr(ino):
+    # ino size blocks atime mtime ctime (ns x3) mode nlink uid gid rdev blksize flags
+    return struct.pack('<QQQQQQIIIIIIIIII', ino, 0, 0, 0, 0, 0, 0, 0, 0, 0o40755, 2, 0, 0, 0, 4096, 0)
+def reply(unique, error=0, body=b''):
+    os.write(fd, struct.pack('<IiQ', 16 + len(body), error, unique) + body)
+blocked, held = None, False  # held: the one lookup held back so far
+watch = [fd, 0]
+while True:
+    ready, _, _ = select.select(watch, [], [])
+    if 0 in ready:
+        line = sys.stdin.readline()
+        if not line:
+            watch = [fd]  # serve on until unmounted
+        if blocked is not None:
+            reply(blocked, body=struct.pack('<QQQQII', 2, 0, 0, 0, 0, 0) + attr(2))
+            blocked = None
+        continue
+    try:
+        req = os.read(fd, 1 << 20)
+    except OSError:
+        break
+    length, opcode, unique, nodeid, uid, gid, pid = struct.unpack_from('<IIQQIII', req)
+    if opcode == 26:  # INIT
+        reply(unique, body=struct.pack('<IIIIHHIIHHI7I', 7, 31, 0, 0, 16, 12, 65536, 1, 0, 0, 0, *[0] * 7))
+    elif opcode == 1:  # LOOKUP
+        name = req[40:].split(b'\0')[0]
+        if name != b'dir':
+            reply(unique, -2)
+            continue
+        try:
+            other = os.readlink(f'/proc/{pid}/ns/mnt') != own_ns
+        except OSError:
+            other = False
+        if other and not held:
+            blocked, held = unique, True
+            print(f'blocked {pid}', flush=True)
+        else:
+            reply(unique, body=struct.pack('<QQQQII', 2, 0, 0, 0, 0, 0) + attr(2))
+    elif opcode == 3:  # GETATTR
+        reply(unique, body=struct.pack('<QII', 0, 0, 0) + attr(nodeid))
+    elif opcode in (2, 42, 36):  # FORGET, BATCH_FORGET, INTERRUPT: no reply
+        pass
+    else:
+        reply(unique, -38)  # ENOSYS
+`;
+
+describe('bind staging', () => {
+  it('each source is bound into a private 0100 directory of the run’s scratch tmpfs first', async () => {
+    requireTools('python3');
+    const first = freshDir('staged-first');
+    writeFileSync(join(first, 'a'), 'a\n');
+    const fuse = freshDir('staged-fuse');
+    const server = spawn('python3', ['-c', FUSE_SERVER, fuse], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let said = '';
+    server.stdout.on('data', (d) => {
+      said += d;
+    });
+    const serverDone = new Promise((resolve) => server.on('close', resolve));
+    let builderRun: Started | undefined;
+    try {
+      await waitFor('the FUSE server to mount', () => (said.includes('mounted\n') ? true : undefined));
+      builderRun = startWith(
+        ['run', '--rootfs', rootfs.path, '-v', `${first}:/a:ro`, '-v', `${fuse}/dir:/b`, '--', 'cat', '/a/a'],
+        ['ignore', 'pipe', 'pipe'],
+      );
+      const stage = Number(
+        await waitFor('the stage to look the second source up', () => /blocked (\d+)\n/.exec(said)?.[1]),
+      );
+      // The stage's own mount table: the first source is bound at <staging dir>/<its copy>.
+      const staged = parseMountInfo(readFileSync(`/proc/${stage}/mountinfo`, 'utf8')).filter((m) => m.root === first);
+      expect(staged).toHaveLength(1);
+      const copy = staged[0].mountPoint;
+      const stagingDir = copy.slice(0, copy.lastIndexOf('/'));
+      // The staging directory (seen through the stage's root, in its mount namespace): mode 0100, on
+      // a tmpfs that the host does not see.
+      expect(statSync(`/proc/${stage}/root${stagingDir}`).mode & 0o7777).toBe(0o100);
+      const scratch = parseMountInfo(readFileSync(`/proc/${stage}/mountinfo`, 'utf8'))
+        .filter((m) => stagingDir.startsWith(`${m.mountPoint}/`))
+        .at(-1);
+      expect(scratch?.fstype).toBe('tmpfs');
+      expect(mountsUnder(base, rootfs.path)).not.toContain(copy);
+      server.stdin.end('release\n');
+      const r = await builderRun.done;
+      expect(r).toMatchObject({ code: 0, stdout: 'a\n', stderr: '' });
+    } finally {
+      server.stdin.end();
+      if (builderRun && builderRun.child.exitCode === null && builderRun.child.signalCode === null)
+        builderRun.child.kill('SIGKILL');
+      await builderRun?.done;
+      if (mountsUnder(fuse).includes(' readme-run-fuse ')) execFileSync('umount', [fuse]);
+      await serverDone;
     }
   });
 });
