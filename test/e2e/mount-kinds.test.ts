@@ -46,9 +46,9 @@ beforeAll(async () => {
   writeFileSync(join(tree, 'sub', 'inner.txt'), 'inner\n');
 });
 afterAll(() => {
+  removeCaptures();
   if (tree && mountsUnder(tree).includes(' builder-e2e-sub ')) execFileSync('umount', [join(tree, 'sub')]);
   if (scratch) rmSync(scratch, { recursive: true, force: true });
-  removeCaptures();
 });
 
 // Invariant 1: the host's mounts under the test's directory and the run directories are the same
