@@ -208,8 +208,8 @@ describe('environment and working directory', () => {
   });
 
   it('runs in --workdir, creating it', async () => {
-    const r = await run(rootfs.path, ['pwd'], ['--workdir', '/work/dir']);
-    expect(r.stdout).toBe('/work/dir\n');
+    const r = await run(rootfs.path, ['pwd'], ['--workdir', '/build/dir']);
+    expect(r.stdout).toBe('/build/dir\n');
   });
 });
 

@@ -71,7 +71,7 @@ function buildImage(dir: string): void {
   rmSync(join(dir, 'bundle'), { recursive: true });
   tool(
     'umoci',
-    ['config', '--image', 'L:u', '--config.user', 'alice', '--config.workingdir', '/work/alice', '--config.cmd', 'id'],
+    ['config', '--image', 'L:u', '--config.user', 'alice', '--config.workingdir', '/build/alice', '--config.cmd', 'id'],
     dir,
   );
 }
@@ -290,7 +290,7 @@ describe("an image's User", () => {
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe(ALICE);
     const w = await runImage(['sh', '-c', 'pwd; stat -c "%u:%g" .; echo $HOME']);
-    expect(w.stdout).toBe('/work/alice\n1000:1000\n/home/alice\n');
+    expect(w.stdout).toBe('/build/alice\n1000:1000\n/home/alice\n');
   });
 
   it('--user wins over the image User', async () => {
