@@ -158,6 +158,73 @@ describe('namespaces', () => {
   });
 });
 
+describe('--rootfs and the host', () => {
+  it("--rootfs DIR: the command's writes go to the directory", async () => {
+    const own = makeBusyboxRootfs(['etc'], base);
+    try {
+      const r = await run(own.path, ['sh', '-c', 'echo written > /etc/motd; rm /bin/true']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(readFileSync(join(own.path, 'etc/motd'), 'utf8')).toBe('written\n');
+      expect(existsSync(join(own.path, 'bin/true'))).toBe(false);
+    } finally {
+      own.remove();
+    }
+  });
+
+  it('nothing the run mounts shows on the host, even under a shared mount', async () => {
+    // The rootfs and a bind source sit in a directory that is a shared mount of the test's own: a
+    // mount made in a namespace that did not make its mounts private would propagate back into it.
+    const shared = freshDir('shared');
+    execFileSync('mount', ['--bind', shared, shared]);
+    try {
+      execFileSync('mount', ['--make-rshared', shared]);
+      const own = makeBusyboxRootfs(['etc'], shared);
+      const src = join(shared, 'src');
+      mkdirSync(src);
+      const before = mountsUnder(shared);
+      const script = 'touch /src/started; while [ ! -e /src/go ]; do sleep 0.05; done';
+      const started = startWith(
+        [
+          'run',
+          '--rootfs',
+          own.path,
+          '-v',
+          `${src}:/src`,
+          '--mount',
+          'type=tmpfs,destination=/scratch',
+          '--',
+          'sh',
+          '-c',
+          script,
+        ],
+        ['ignore', 'pipe', 'pipe'],
+      );
+      try {
+        let ended: Finished | undefined;
+        started.done.then((f) => {
+          ended = f;
+        });
+        await waitFor(
+          'the command to start',
+          () => (existsSync(join(src, 'started')) || ended ? true : undefined),
+          30_000,
+        );
+        expect(ended?.stderr ?? '').toBe('');
+        expect(mountsUnder(shared)).toBe(before);
+      } finally {
+        writeFileSync(join(src, 'go'), '');
+      }
+      const r = await started.done;
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(mountsUnder(shared)).toBe(before);
+    } finally {
+      execFileSync('umount', ['-R', shared]);
+    }
+  });
+});
+
 describe('signals sent to builder', () => {
   /** Start a shell script on the rootfs; resolves once it printed `ready`, with its host pid. */
   async function startScript(script: string) {
