@@ -23,7 +23,7 @@ import { type MountInfo, parseMountInfo } from '@builder/native/ops';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/cli.js';
 import { inside, removeCaptures, runScript } from '../helpers/engine-run.js';
-import { hostMounts, mountsUnder, pidsMatching, requireRoot } from '../helpers/host.js';
+import { hostMounts, mountsUnder, requireRoot } from '../helpers/host.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 
 let engine: Engine;
@@ -260,19 +260,25 @@ describe('bind', () => {
   it('stages the source where the host cannot see it, and leaves nothing behind', async () => {
     const src = join(scratch, 'staged-src');
     mkdirSync(src);
-    const marker = `staged-${process.pid}`;
+    const ctl = join(scratch, 'staged-ctl');
+    mkdirSync(ctl);
     const running = runScript(
       engine,
       rootfs.path,
-      [{ type: 'bind', source: src, destination: '/b' }],
-      `sleep 1; true # ${marker}`,
+      [
+        { type: 'bind', source: src, destination: '/b' },
+        { type: 'bind', source: ctl, destination: '/ctl' },
+      ],
+      'touch /ctl/started; while [ ! -e /ctl/go ]; do sleep 0.05; done',
     );
-    await waitFor('the command to start', () =>
-      pidsMatching(`sh -c sleep 1; true # ${marker}`).length ? true : undefined,
-    );
-    // While the run goes on, neither the staged copy nor the container's mounts are visible here.
-    expect(mountsUnder(scratch)).toBe(mountsBefore);
-    expect(readdirSync('/run/builder')).toEqual([]);
+    try {
+      await waitFor('the command to start', () => (existsSync(join(ctl, 'started')) ? true : undefined));
+      // While the run goes on, neither the staged copy nor the container's mounts are visible here.
+      expect(mountsUnder(scratch)).toBe(mountsBefore);
+      expect(readdirSync('/run/builder')).toEqual([]);
+    } finally {
+      writeFileSync(join(ctl, 'go'), '');
+    }
     expect((await running).result.exitCode).toBe(0);
     expect(readdirSync('/run/builder')).toEqual([]);
   });
@@ -614,19 +620,25 @@ describe('safety', () => {
     mkdirSync(src);
     writeFileSync(join(src, 'original-1'), '');
     writeFileSync(join(src, 'original-2'), '');
-    const marker = `swap-${process.pid}`;
+    const ctl = join(scratch, 'swap-ctl');
+    mkdirSync(ctl);
     const running = runScript(
       engine,
       rootfs.path,
-      [{ type: 'bind', source: src, destination: '/b' }],
-      `sleep 1; ls /b # ${marker}`,
+      [
+        { type: 'bind', source: src, destination: '/b' },
+        { type: 'bind', source: ctl, destination: '/ctl' },
+      ],
+      'touch /ctl/started; while [ ! -e /ctl/go ]; do sleep 0.05; done; ls /b',
     );
     try {
-      await waitFor('the command to start', () =>
-        pidsMatching(`sh -c sleep 1; ls /b # ${marker}`).length ? true : undefined,
-      );
-      renameSync(src, moved);
-      symlinkSync('/etc', src);
+      try {
+        await waitFor('the command to start', () => (existsSync(join(ctl, 'started')) ? true : undefined));
+        renameSync(src, moved);
+        symlinkSync('/etc', src);
+      } finally {
+        writeFileSync(join(ctl, 'go'), '');
+      }
       const { result, output } = await running;
       expect(result.exitCode).toBe(0);
       expect(output).toBe('original-1\noriginal-2\n');

@@ -7,7 +7,7 @@
 // plugin has no dependencies, and its peer dependency @builder/core is left to the engine
 // (--legacy-peer-deps: npm does not fetch it).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,7 @@ import { createEngine, type Engine, SpecError } from '@builder/core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/cli.js';
 import { inside, removeCaptures, runScript } from '../helpers/engine-run.js';
-import { mountsUnder, pidsMatching, requireRoot } from '../helpers/host.js';
+import { mountsUnder, requireRoot } from '../helpers/host.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/plugin-secret', import.meta.url));
@@ -135,18 +135,23 @@ describe('builder-plugin-secret, installed from its tarball', () => {
   });
 
   it('keeps the copy taken at the start when the host file changes during the run', async () => {
-    const marker = `secret-${process.pid}`;
+    const ctl = mkdtempSync(join(scratch, 'ctl-'));
     const running = runScript(
       engine,
       rootfs.path,
-      [{ type: 'secret', source: token, destination: '/run/secrets/token' }],
-      `sleep 1; cat /run/secrets/token # ${marker}`,
+      [
+        { type: 'secret', source: token, destination: '/run/secrets/token' },
+        { type: 'bind', source: ctl, destination: '/ctl' },
+      ],
+      'touch /ctl/started; while [ ! -e /ctl/go ]; do sleep 0.05; done; cat /run/secrets/token',
     );
     try {
-      await waitFor('the command to start', () =>
-        pidsMatching(`sh -c sleep 1; cat /run/secrets/token # ${marker}`).length ? true : undefined,
-      );
-      writeFileSync(token, 'changed on the host\n');
+      try {
+        await waitFor('the command to start', () => (existsSync(join(ctl, 'started')) ? true : undefined));
+        writeFileSync(token, 'changed on the host\n');
+      } finally {
+        writeFileSync(join(ctl, 'go'), '');
+      }
       const { result, output } = await running;
       expect(result.exitCode).toBe(0);
       expect(output).toBe('s3cr3t-value\n');
