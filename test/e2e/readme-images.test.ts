@@ -27,9 +27,9 @@ import { fileURLToPath } from 'node:url';
 import { createEngine, type LayerProgress } from '@builder/core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { builder, startBuilder, waitFor } from '../helpers/cli.js';
-import { builderWith, builderWithEtcBuilder, ociImage } from '../helpers/config.js';
+import { builderWith, builderWithEtcBuilder } from '../helpers/config.js';
 import { mountsUnder, requireRoot } from '../helpers/host.js';
-import { buildUmociImage, EXPECTED_OUTPUT } from '../helpers/images.js';
+import { buildUmociImage, EXPECTED_OUTPUT, markedTar, ociImage } from '../helpers/images.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 import { requireTools, tool } from '../helpers/tools.js';
 import { diffTrees, walkTree } from '../helpers/tree.js';
@@ -107,20 +107,6 @@ function rootMountOptions(mountinfo: string): Record<string, string> {
   );
 }
 
-/** A rootfs tarball of busybox with /marker saying `text`. */
-function markedTar(text: string): string {
-  const file = join(work, `marked-${text}.tar`);
-  if (existsSync(file)) return file;
-  const bb = makeBusyboxRootfs();
-  try {
-    writeFileSync(join(bb.path, 'marker'), `${text}\n`);
-    tool('tar', ['-cf', file, '-C', bb.path, '.']);
-  } finally {
-    bb.remove();
-  }
-  return file;
-}
-
 describe('--image dir:DIR', () => {
   it('runs on the directory: the command sees its files, its writes reach the directory, the store gets nothing', async () => {
     const bb = makeBusyboxRootfs(['etc']);
@@ -186,7 +172,7 @@ describe('the writes of an --image run', () => {
 
 describe('builder images', () => {
   it('has the columns IMAGE ID (12 hex digits), LAYERS, SIZE, LAST USED, NAMES; --no-trunc shows full IDs; --json every field', async () => {
-    const tar = markedTar('images');
+    const tar = markedTar(work, 'images');
     await ok(['run', '--root', root, '--image', oci(), '--', 'true']);
     await ok(['run', '--root', root, '--image', `tar:${tar}`, '--', 'true']);
     const { id, diffIds } = ociImage(layout());
@@ -407,7 +393,7 @@ describe('the library', () => {
     const engine = await createEngine({ root });
     expect(engine.images()).toEqual([]);
     expect(await runQuiet(engine, [])).toBe(EXPECTED_OUTPUT);
-    await ok(['run', '--root', root, '--image', `tar:${markedTar('library')}`, '--', 'true']);
+    await ok(['run', '--root', root, '--image', `tar:${markedTar(work, 'library')}`, '--', 'true']);
     const listed = engine.images();
     expect(listed).toHaveLength(2);
     expect(listed.map(({ config: _config, ...rest }) => rest)).toEqual(await imagesJson(root));

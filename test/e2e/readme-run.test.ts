@@ -2,7 +2,7 @@
 // built CLI as a user runs it. Each is observed from the kernel's side: what the command reads in its
 // own /proc/self (status, fd, ns, mountinfo), what the host's filesystem holds after, and which host
 // processes are left.
-import { type ChildProcess, execFileSync, type StdioOptions, spawn } from 'node:child_process';
+import { execFileSync, type StdioOptions, spawn } from 'node:child_process';
 import {
   chmodSync,
   closeSync,
@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseMountInfo } from '@builder/native/ops';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BUILDER, type Finished, run, waitFor } from '../helpers/cli.js';
+import { BUILDER, type Finished, run, type Started, startBuilder, waitFor } from '../helpers/cli.js';
 import { alive, mountsUnder, pidsMatching, requireRoot } from '../helpers/host.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 import { requireTools } from '../helpers/tools.js';
@@ -56,30 +56,6 @@ afterEach(() => {
   expect(mountsUnder(base, rootfs.path)).toBe(mountsBefore);
 });
 
-interface Started {
-  child: ChildProcess;
-  /** Everything builder wrote to stdout so far. */
-  out: () => string;
-  done: Promise<Finished>;
-}
-
-/** `node builder.js ARGS…` with the given stdio (stdout and stderr must be pipes); collects both. */
-function startWith(args: string[], stdio: StdioOptions, bin = process.execPath, argv = [BUILDER, ...args]): Started {
-  const child = spawn(bin, argv, { stdio });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr?.on('data', (d) => {
-    stderr += d;
-  });
-  const done = new Promise<Finished>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
-  );
-  return { child, out: () => stdout, done };
-}
-
 /** A directory of the test's own, made fresh. */
 function freshDir(name: string): string {
   const dir = join(base, name);
@@ -101,7 +77,7 @@ describe('what reaches the command', () => {
       stdio[5] = fd;
       stdio[40] = fd;
       stdio[41] = 'pipe';
-      const { done } = startWith(['run', '--rootfs', rootfs.path, '--', 'ls', '/proc/self/fd'], stdio);
+      const { done } = startBuilder(['run', '--rootfs', rootfs.path, '--', 'ls', '/proc/self/fd'], stdio);
       const r = await done;
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
@@ -114,7 +90,7 @@ describe('what reaches the command', () => {
   });
 
   it('stdin is the command’s: `echo hi | builder run … cat`', async () => {
-    const { child, done } = startWith(['run', '--rootfs', rootfs.path, '--', 'cat'], ['pipe', 'pipe', 'pipe']);
+    const { child, done } = startBuilder(['run', '--rootfs', rootfs.path, '--', 'cat'], ['pipe', 'pipe', 'pipe']);
     child.stdin?.end('hi\nthere\n');
     const r = await done;
     expect(r).toMatchObject({ code: 0, stdout: 'hi\nthere\n', stderr: '' });
@@ -123,19 +99,24 @@ describe('what reaches the command', () => {
   for (const umask of ['000', '077'])
     it(`the umask is 022 whatever builder's own (${umask})`, async () => {
       const script = `umask ${umask}; exec "$0" "$@"`;
-      const { done } = startWith([], ['ignore', 'pipe', 'pipe'], 'sh', [
-        '-c',
-        script,
-        process.execPath,
-        BUILDER,
-        'run',
-        '--rootfs',
-        rootfs.path,
-        '--',
-        'sh',
-        '-c',
-        'grep "^Umask:" /proc/self/status; touch /tmp/new-file; stat -c %a /tmp/new-file; rm /tmp/new-file',
-      ]);
+      const { done } = startBuilder(
+        [],
+        ['ignore', 'pipe', 'pipe'],
+        [
+          'sh',
+          '-c',
+          script,
+          process.execPath,
+          BUILDER,
+          'run',
+          '--rootfs',
+          rootfs.path,
+          '--',
+          'sh',
+          '-c',
+          'grep "^Umask:" /proc/self/status; touch /tmp/new-file; stat -c %a /tmp/new-file; rm /tmp/new-file',
+        ],
+      );
       const r = await done;
       expect(r.stderr).toBe('');
       expect(r.stdout).toBe('Umask:\t0022\n644\n');
@@ -184,7 +165,7 @@ describe('--rootfs and the host', () => {
       mkdirSync(src);
       const before = mountsUnder(shared);
       const script = 'touch /src/started; while [ ! -e /src/go ]; do sleep 0.05; done';
-      const started = startWith(
+      const started = startBuilder(
         [
           'run',
           '--rootfs',
@@ -230,7 +211,7 @@ describe('signals sent to builder', () => {
   async function startScript(script: string) {
     const marker = `# readme-signals-${process.pid}-${Math.random().toString(16).slice(2)}`;
     const full = `${script} ${marker}`;
-    const started = startWith(['run', '--rootfs', rootfs.path, '--', 'sh', '-c', full], ['ignore', 'pipe', 'pipe']);
+    const started = startBuilder(['run', '--rootfs', rootfs.path, '--', 'sh', '-c', full], ['ignore', 'pipe', 'pipe']);
     await waitFor('the command to be ready', () => (started.out().includes('ready\n') ? true : undefined));
     const [pid] = pidsMatching(`sh -c ${full}`);
     expect(pid).toBeDefined();
@@ -555,7 +536,7 @@ describe('bind staging', () => {
     let builderRun: Started | undefined;
     try {
       await waitFor('the FUSE server to mount', () => (said.includes('mounted\n') ? true : undefined));
-      builderRun = startWith(
+      builderRun = startBuilder(
         ['run', '--rootfs', rootfs.path, '-v', `${first}:/a:ro`, '-v', `${fuse}/dir:/b`, '--', 'cat', '/a/a'],
         ['ignore', 'pipe', 'pipe'],
       );

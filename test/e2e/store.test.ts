@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BUILDER, builder, startBuilder, waitFor } from '../helpers/cli.js';
 import { mountsUnder, requireRoot } from '../helpers/host.js';
-import { buildUmociImage, EXPECTED_OUTPUT } from '../helpers/images.js';
+import { buildUmociImage, EXPECTED_OUTPUT, markedTar, ociImage } from '../helpers/images.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 import { tool } from '../helpers/tools.js';
 
@@ -26,17 +26,6 @@ let root: string;
 let mountsBefore: string;
 
 const oci = () => `oci:${join(work, 'L')}:base`;
-
-/** The config digest and diffIDs of the umoci image, read from its layout. */
-function ociImage(layout: string, tag = 'base'): { id: string; diffIds: string[] } {
-  const blob = (digest: string) => JSON.parse(readFileSync(join(layout, 'blobs/sha256', digest.slice(7)), 'utf8'));
-  const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
-  const desc = index.manifests.find(
-    (m: { annotations?: Record<string, string> }) => m.annotations?.['org.opencontainers.image.ref.name'] === tag,
-  );
-  const manifest = blob(desc.digest);
-  return { id: manifest.config.digest, diffIds: blob(manifest.config.digest).rootfs.diff_ids };
-}
 
 const images = async () => {
   const r = await builder(['images', '--root', root, '--json']);
@@ -329,18 +318,6 @@ describe('unpacking', () => {
 });
 
 describe('tar: sources', () => {
-  /** A busybox rootfs tarball whose /marker holds `text`. */
-  function markedTar(text: string): string {
-    const bb = makeBusyboxRootfs();
-    const file = join(work, `marked-${text}.tar`);
-    try {
-      writeFileSync(join(bb.path, 'marker'), `${text}\n`);
-      execFileSync('tar', ['-cf', file, '-C', bb.path, '.']);
-    } finally {
-      bb.remove();
-    }
-    return file;
-  }
   const marker = async (tar: string) => {
     const r = await builder(['run', '--root', root, '--image', `tar:${tar}`, '--', 'cat', '/marker']);
     expect(r.stderr).toBe('');
@@ -351,8 +328,8 @@ describe('tar: sources', () => {
     readdirSync(join(root, 'files')).map((f) => JSON.parse(readFileSync(join(root, 'files', f), 'utf8')));
 
   it("a tarball's digest is remembered with the file's identity: unchanged, it is not read again; changed, it is", async () => {
-    const one = markedTar('one');
-    const two = markedTar('two');
+    const one = markedTar(work, 'one');
+    const two = markedTar(work, 'two');
     expect(await marker(one)).toBe('one');
     expect(await marker(two)).toBe('two');
     const sha = (f: string) => `sha256:${execFileSync('sha256sum', [f], { encoding: 'utf8' }).slice(0, 64)}`;

@@ -1,5 +1,5 @@
 // Spawning the built CLI the way a user does.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const BUILDER = fileURLToPath(new URL('../../packages/cli/bin/builder.js', import.meta.url));
@@ -11,9 +11,23 @@ export interface Finished {
   stderr: string;
 }
 
-/** Start `builder ARGS…`; stdin is closed, stdout and stderr are collected. */
-export function startBuilder(args: string[]): { child: ChildProcess; done: Promise<Finished> } {
-  const child = spawn(process.execPath, [BUILDER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export interface Started {
+  child: ChildProcess;
+  /** Everything builder wrote to stdout so far. */
+  out: () => string;
+  done: Promise<Finished>;
+}
+
+/**
+ * Start `builder ARGS…`; stdin is closed, stdout and stderr are collected. With `stdio` (whose stdout
+ * and stderr must be pipes) and `command`, start `command` instead (e.g. a shell that execs builder).
+ */
+export function startBuilder(
+  args: string[],
+  stdio: StdioOptions = ['ignore', 'pipe', 'pipe'],
+  command: string[] = [process.execPath, BUILDER, ...args],
+): Started {
+  const child = spawn(command[0], command.slice(1), { stdio });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d) => {
@@ -25,7 +39,7 @@ export function startBuilder(args: string[]): { child: ChildProcess; done: Promi
   const done = new Promise<Finished>((resolve) =>
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
   );
-  return { child, done };
+  return { child, out: () => stdout, done };
 }
 
 export const builder = (args: string[]): Promise<Finished> => startBuilder(args).done;

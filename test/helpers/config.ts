@@ -2,8 +2,6 @@
 // and `builder …` in a private mount namespace whose /etc/builder holds a given directory, so that the
 // default /etc/builder/config.json is read without the host's /etc ever being written.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { BUILDER, type Finished } from './cli.js';
 
 export interface SpawnOptions {
@@ -75,15 +73,4 @@ export function builderWithEtcBuilder(etcBuilder: string, scratch: string, args:
     ],
     {},
   );
-}
-
-/** The config digest (the image ID) and the diffIDs of the image tagged `tag` in an OCI layout. */
-export function ociImage(layout: string, tag = 'base'): { id: string; diffIds: string[] } {
-  const blob = (digest: string) => JSON.parse(readFileSync(join(layout, 'blobs/sha256', digest.slice(7)), 'utf8'));
-  const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
-  const desc = index.manifests.find(
-    (m: { annotations?: Record<string, string> }) => m.annotations?.['org.opencontainers.image.ref.name'] === tag,
-  );
-  const manifest = blob(desc.digest);
-  return { id: manifest.config.digest, diffIds: blob(manifest.config.digest).rootfs.diff_ids };
 }

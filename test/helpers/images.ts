@@ -1,5 +1,5 @@
 // Images made by real tools for the end-to-end tests.
-import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeBusyboxRootfs } from './rootfs.js';
 import { tool } from './tools.js';
@@ -59,3 +59,28 @@ export function buildUmociImage(dir: string): void {
 
 /** What the image's Cmd prints. */
 export const EXPECTED_OUTPUT = 'hello /etc\nv2\nfile\ngreeting\nkeep\n';
+
+/** The config digest (the image ID) and the diffIDs of the image tagged `tag` in an OCI layout. */
+export function ociImage(layout: string, tag = 'base'): { id: string; diffIds: string[] } {
+  const blob = (digest: string) => JSON.parse(readFileSync(join(layout, 'blobs/sha256', digest.slice(7)), 'utf8'));
+  const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
+  const desc = index.manifests.find(
+    (m: { annotations?: Record<string, string> }) => m.annotations?.['org.opencontainers.image.ref.name'] === tag,
+  );
+  const manifest = blob(desc.digest);
+  return { id: manifest.config.digest, diffIds: blob(manifest.config.digest).rootfs.diff_ids };
+}
+
+/** A busybox rootfs tarball `dir`/marked-`text`.tar (made once) whose /marker holds `text`. */
+export function markedTar(dir: string, text: string): string {
+  const file = join(dir, `marked-${text}.tar`);
+  if (existsSync(file)) return file;
+  const bb = makeBusyboxRootfs();
+  try {
+    writeFileSync(join(bb.path, 'marker'), `${text}\n`);
+    tool('tar', ['-cf', file, '-C', bb.path, '.']);
+  } finally {
+    bb.remove();
+  }
+  return file;
+}
