@@ -13,7 +13,7 @@
 // (type, mode, owner, size, mtime, link target), so a broken unpacker cannot post a good time.
 //
 // Fresh directories, never delete-then-recreate: on ext4 without a journal, creating files right after
-// deleting a big tree is up to 14x slower for minutes (DESIGN.md §7). Disk trees therefore stay until
+// deleting a big tree is up to 14x slower for minutes (docs/performance.md, "Measuring on this kind of machine"). Disk trees therefore stay until
 // the loop is over and are deleted at the end; tmpfs trees are deleted right after their run (untimed;
 // tmpfs has no such effect), which keeps the tmpfs small. After a run, wait a few minutes before the
 // next one on the same disk.

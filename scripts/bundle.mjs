@@ -1,5 +1,5 @@
 // Bundles for start-up speed: ESM loading costs about 1.5 ms per module file on Node 20, and
-// unbundled inversify alone costs ≈ 150 ms (DESIGN.md §6). tsc has already compiled to dist/; each
+// unbundled inversify alone costs ≈ 150 ms (docs/performance.md, "Start-up"). tsc has already compiled to dist/; each
 // bundle is made from that JavaScript, so decorators are already lowered.
 //   @builder/core:    index, di, launcher and unpack share chunks, so the engine and every plugin
 //                     that imports `@builder/core/di` use one inversify. The unpack worker is one

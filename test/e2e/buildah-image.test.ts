@@ -7,7 +7,7 @@
 // entry by entry, for each transport.
 //
 // buildah's own layers never hold a hard link to a file of a lower layer (its overlay driver copies
-// the file up into the new layer). Such a layer (research/tar-layers.md §1.6; Bazel and kaniko write
+// the file up into the new layer). Such a layer (docs/layers.md, "Hard links to lower layers"; Bazel and kaniko write
 // them) is appended with `umoci raw add-layer`; builder copies the targets up (copy-up.ts). buildah's
 // overlay driver refuses that image ("processing tar file(no such file or directory)"); its vfs
 // driver, which applies layers onto one directory, accepts it and is the oracle for it.

@@ -1,4 +1,4 @@
-// The malicious and tricky layers of research/tar-layers.md §4 (items 1-17), built at test time, plus
+// The malicious and tricky layers of docs/layers.md ("Hostile archives"), built at test time, plus
 // overlay-format whiteouts. Runs as root: chown, mknod and trusted.* xattrs need it.
 import { execFileSync } from 'node:child_process';
 import {

@@ -1,4 +1,4 @@
-// The stage process must use only synchronous fs calls (DESIGN.md §2): libuv's thread pool stays in
+// The stage process must use only synchronous fs calls (docs/architecture.md, "The process model"): libuv's thread pool stays in
 // the host's namespaces after unshare. A static check of its import closure, and a runtime check of
 // the guard that turns a thread-pool request into an error.
 import { spawnSync } from 'node:child_process';

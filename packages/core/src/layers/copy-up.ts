@@ -1,4 +1,4 @@
-// Hard links to files of lower layers, in overlay format (research/tar-layers.md §1.6, §7.4).
+// Hard links to files of lower layers, in overlay format (docs/layers.md, "Hard links to lower layers").
 //
 // A layer unpacked into its own directory cannot link to a file that a lower layer holds: the target
 // is in another directory (often another filesystem tree entirely). overlayfs solves the same problem

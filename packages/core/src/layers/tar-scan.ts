@@ -1,6 +1,6 @@
 // A strict, streaming tar reader for layer tarballs (ustar, GNU and PAX; V7 headers are read too).
 //
-// Why our own reader and not tar-stream: research/tar-layers.md §3 lists what tar-stream 3.2.2 gets
+// Why our own reader and not tar-stream: docs/layers.md ("Why our own tar reader") lists what tar-stream 3.2.2 gets
 // wrong for layers (binary xattr values decoded as UTF-8, PAX times and ids ignored, lost step after a
 // zero-size PAX header, bodies read for header-only types, sparse entries passed as files, `size=1e3`
 // accepted). Wrapping it would mean a pre-scanner that parses every header anyway, plus a cross-check

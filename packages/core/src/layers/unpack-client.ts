@@ -1,5 +1,5 @@
 // Unpacking runs in a worker thread: the unpacker's file system calls are synchronous (3-5x faster
-// than async ones for this work, research/perf-baselines.md §3), and off the main thread they leave its
+// than async ones for this work, docs/performance.md, "Synchronous calls in a worker"), and off the main thread they leave its
 // event loop free for progress, signals, and a library user's other work. A plain layer file is read
 // and hashed by a second worker (hash-ring.ts FileRing), started here at the same time as the unpack
 // worker so that both boot at once; a compressed file is read by the unpack worker; a stream (that

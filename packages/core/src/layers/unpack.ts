@@ -1,6 +1,6 @@
 // Unpacking one OCI / Docker layer tarball into a directory.
 //
-// Design notes (research/tar-layers.md TL;DR 1, §1, §7):
+// Design notes (docs/layers.md, "What a layer tarball means"):
 // - Input: a stream or a file. The first bytes are sniffed: gzip (Node's zlib, in process), zstd (a
 //   `zstd -dc` child process: Node 20 has no zstd; the Debian `zstd` package provides it), or plain
 //   tar. bzip2 and anything else are refused. When a media type is given, the sniffed compression must

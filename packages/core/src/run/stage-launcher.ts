@@ -1,5 +1,5 @@
 // Starting stage processes. Kept free of heavy imports: the CLI loads this first thing to start the
-// stage while oclif and the engine are still loading (DESIGN.md §2).
+// stage while oclif and the engine are still loading (docs/architecture.md, "The process model").
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 

@@ -1,6 +1,6 @@
 // The stage process: a fresh `node` that does the namespace work of exactly one run.
 // It loads only this package. Until the command is spawned it uses only synchronous calls on its
-// main thread (DESIGN.md §2). Plan in on fd 3, events out on fd 4 (protocol.ts).
+// main thread (docs/architecture.md, "The process model"). Plan in on fd 3, events out on fd 4 (protocol.ts).
 import { closeSync, fchownSync, fstatSync, mkdirSync, readlinkSync, readSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
