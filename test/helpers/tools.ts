@@ -14,6 +14,11 @@ const PACKAGES: Record<string, string> = {
   getfattr: 'attr',
   tar: 'tar',
   findmnt: 'util-linux',
+  podman: 'podman',
+  python3: 'python3',
+  bzip2: 'bzip2',
+  zstd: 'zstd',
+  flock: 'util-linux',
 };
 
 /** Run `bin args…` and return its stdout; throws one readable line (plus the tool's stderr tail). */
