@@ -1,6 +1,33 @@
 // What the benchmark scripts share: their error type, option checks and the PATH lookup.
+import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
+
+// Every case runs without NODE_EXTRA_CA_CERTS: Node reads and parses that certificate bundle when it
+// starts, before any of builder's code runs (about 50-60 ms on the machine the docs' numbers come
+// from), and builder makes no TLS connection; a user's machine rarely sets it. The report says when it
+// was set, and what it costs (docs/performance.md, "Measuring on this kind of machine").
+const { NODE_EXTRA_CA_CERTS: extraCaCerts, ...childEnv } = process.env;
+
+/** The environment of every timed process: ours, without NODE_EXTRA_CA_CERTS. */
+export const CHILD_ENV = childEnv;
+
+/** What NODE_EXTRA_CA_CERTS, removed from the cases' environment, costs a Node start here; undefined when unset. */
+export function caCertsNote() {
+  if (extraCaCerts === undefined) return undefined;
+  const start = (env) => {
+    const times = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = process.hrtime.bigint();
+      spawnSync(process.execPath, ['-e', '0'], { env, stdio: 'ignore' });
+      times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    return times.sort((a, b) => a - b)[2];
+  };
+  const withCerts = start(process.env);
+  const without = start(CHILD_ENV);
+  return `NODE_EXTRA_CA_CERTS is set here and removed for every case: \`node -e 0\` takes ${withCerts.toFixed(0)} ms with it, ${without.toFixed(0)} ms without (median of 5)`;
+}
 
 /** A problem the benchmark reports as one line (exit 1), not as a stack trace. */
 export class BenchError extends Error {}

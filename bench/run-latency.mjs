@@ -38,7 +38,7 @@ import { constants as osConstants, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BenchError, findOnPath, toCount } from './common.mjs';
+import { BenchError, CHILD_ENV, caCertsNote, findOnPath, toCount } from './common.mjs';
 
 const BUILDER = fileURLToPath(new URL('../packages/cli/bin/builder.js', import.meta.url));
 const BUSYBOX = '/bin/busybox';
@@ -233,7 +233,7 @@ function timeOnce(c) {
   if (interrupted) return Promise.reject(new Interrupted());
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
-    const child = spawn(c.argv[0], c.argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(c.argv[0], c.argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: CHILD_ENV });
     active = child;
     let ms;
     let exit;
@@ -379,6 +379,8 @@ async function main() {
     console.log(
       `--image (5 layers, unpacked): +${(img.medianMs - builder.medianMs).toFixed(2)} ms of medians, +${imgPaired.toFixed(2)} ms paired, over --rootfs (target <= ${IMAGE_TARGET_MS})`,
     );
+    const note = caCertsNote();
+    if (note) console.log(note);
   }
 }
 

@@ -57,7 +57,7 @@ import { cpus, constants as osConstants, release, totalmem } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BenchError, findOnPath, toCount } from './common.mjs';
+import { BenchError, CHILD_ENV, caCertsNote, findOnPath, toCount } from './common.mjs';
 
 const CHILD = fileURLToPath(new URL('./unpack-layer.mjs', import.meta.url));
 const CORE_BUNDLE = fileURLToPath(new URL('../packages/core/bundle/unpack.js', import.meta.url));
@@ -68,11 +68,6 @@ const RSS_GOAL_MIB = 64;
 const DEFAULT_CACHE = '/var/cache/builder-bench';
 const SUITE = 'bookworm';
 const NS_MARK = 'BUILDER_BENCH_UNPACK_NS';
-
-// Every case runs without NODE_EXTRA_CA_CERTS: Node reads and parses that certificate bundle when it
-// starts, before any of builder's code runs (about 50 ms on the machine the docs' numbers come from),
-// and builder makes no TLS connection. The report says when it was set, and what it costs.
-const { NODE_EXTRA_CA_CERTS: extraCaCerts, ...CHILD_ENV } = process.env;
 
 // ---- options ----------------------------------------------------------------------------------
 
@@ -560,22 +555,6 @@ function formatTables({ results, pairs }) {
   return `${main}\n(times are whole processes: builder's include Node's start and loading @builder/core; GNU tar's peak RSS is sampled)\n\n${ratios}\n(the target is on whole processes, paired by round; "unpackLayer only" is the unpackLayer call against GNU tar's whole process; RSS target ${RSS_TARGET_MIB} MiB, goal ${RSS_GOAL_MIB} MiB)`;
 }
 
-/** What NODE_EXTRA_CA_CERTS, removed from the cases' environment, costs a Node start here. */
-function caCertsNote() {
-  const start = (env) => {
-    const times = [];
-    for (let i = 0; i < 5; i++) {
-      const t0 = process.hrtime.bigint();
-      spawnSync(process.execPath, ['-e', '0'], { env, stdio: 'ignore' });
-      times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    }
-    return times.sort((a, b) => a - b)[2];
-  };
-  const withCerts = start(process.env);
-  const without = start(CHILD_ENV);
-  return `NODE_EXTRA_CA_CERTS is set here and removed for every case: \`node -e 0\` takes ${withCerts.toFixed(0)} ms with it, ${without.toFixed(0)} ms without (median of 5)`;
-}
-
 // ---- set-up and clean-up ----------------------------------------------------------------------
 
 const cleanups = [];
@@ -681,7 +660,8 @@ async function main() {
       console.log(
         `node ${process.version}, linux ${release()}, ${cpus().length} CPUs, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ${options.warmup} warm-up + ${options.runs} counted rounds\ninput: ${inputText}\ndisk trees in ${dirs.disk ?? '-'}, tmpfs at ${dirs.tmpfs ?? '-'}${options.core ? `\nbuilder: ${options.core}` : ''}`,
       );
-      if (extraCaCerts !== undefined) console.log(caCertsNote());
+      const note = caCertsNote();
+      if (note) console.log(note);
     }
     const samples = await measure(cases, options, progress, say);
     const summary = summarize(cases, samples);
