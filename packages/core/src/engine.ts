@@ -16,7 +16,7 @@ import { prestartStage } from './run/stage-launcher.js';
 import type { RunResult, RunSpec } from './spec/run-spec.js';
 
 export interface EngineOptions {
-  /** Plugins to load. Default: the built-in plugins, `@builder/plugins`. */
+  /** Plugins to load. Default: the built-in plugins, `@builder/plugins` (an optional peer dependency: install it too). */
   plugins?: PluginRef[];
   /** Where log lines go. Default: winston on stderr at `logLevel`. */
   logger?: Logger;
