@@ -1,3 +1,4 @@
+// What the oclif commands share: flags made from the run-flags.ts table, and one-line errors.
 import { Command, Flags, type Interfaces } from '@oclif/core';
 import { renderError } from './render-error.js';
 import { LOG_LEVEL_FLAG, ROOT_FLAG, RUN_FLAGS, type RunFlagSpec } from './run-flags.js';

@@ -1,27 +1,11 @@
-// The flags of `builder run`, declared once. The oclif command builds its flags from this table
-// (help, validation, errors); the start-up fast path parses the common well-formed case with it
-// without loading oclif at all (≈ 160 ms on the hot path). Keep this file free of heavy imports.
+// The flags of `builder run`, declared once: one row of RUN_FLAGS per flag, and the RunFlags type
+// is derived from the rows. The oclif command builds its flags from this table (help, validation,
+// errors); the start-up fast path parses the common well-formed case with it without loading oclif
+// at all (≈ 160 ms on the hot path). Keep this file free of heavy imports.
 
+/** One flag: what oclif needs to declare it, and what the fast path needs to parse it. */
 export interface RunFlagSpec {
-  name:
-    | 'rootfs'
-    | 'image'
-    | 'env'
-    | 'workdir'
-    | 'user'
-    | 'hostname'
-    | 'terminal'
-    | 'interactive'
-    | 'mount'
-    | 'volume'
-    | 'mounts-file'
-    | 'hidden-dir'
-    | 'read-only-dir'
-    | 'overlay-dir'
-    | 'full-access-dir'
-    | 'plugin'
-    | 'root'
-    | 'log-level';
+  name: string;
   char?: string;
   /** A flag that takes no value. */
   boolean?: boolean;
@@ -34,21 +18,23 @@ export interface RunFlagSpec {
   helpGroup?: string;
 }
 
-export const LOG_LEVEL_FLAG: RunFlagSpec = {
+/** A shared flag of every command (oclif's base flags). */
+export const LOG_LEVEL_FLAG = {
   name: 'log-level',
   options: ['error', 'warn', 'info', 'debug'],
   default: 'warn',
   description: 'how much to log on stderr',
   helpGroup: 'GLOBAL',
-};
+} as const satisfies RunFlagSpec;
 
-export const ROOT_FLAG: RunFlagSpec = {
+/** --root, which the other commands that use the layer store share. */
+export const ROOT_FLAG = {
   name: 'root',
   description: 'where the layer store lives (default: the config file\'s "root", else /var/lib/builder)',
   helpValue: 'DIR',
-};
+} as const satisfies RunFlagSpec;
 
-export const RUN_FLAGS: readonly RunFlagSpec[] = [
+export const RUN_FLAGS = [
   {
     name: 'rootfs',
     description: 'root filesystem directory (default: a throw-away copy-on-write view of the host root)',
@@ -57,7 +43,7 @@ export const RUN_FLAGS: readonly RunFlagSpec[] = [
   {
     name: 'image',
     description:
-      "run on an image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG|:@N], tar:FILE (a rootfs tarball), dir:DIR, or a transport of a plugin (`builder sources`); its layers are unpacked once into the layer store (see --root) and its config (Env, Cmd, Entrypoint, WorkingDir, User) applies; without a command, the image's",
+      "run on an image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG|:@N], tar:FILE (a rootfs tarball), dir:DIR, or a transport of a plugin (`builder sources`); its layers are unpacked once into the layer store (see --root) and its config (Env, Cmd, Entrypoint, WorkingDir, User) applies; without a command, the image's Entrypoint and Cmd run",
     helpValue: 'REF',
   },
   {
@@ -118,20 +104,34 @@ export const RUN_FLAGS: readonly RunFlagSpec[] = [
     helpValue: 'FILE',
     helpGroup: 'MOUNT',
   },
-  ...(['hidden', 'read-only', 'overlay', 'full-access'] as const).map(
-    (mode): RunFlagSpec => ({
-      name: `${mode}-dir`,
-      multiple: true,
-      description: {
-        hidden: 'show an empty directory at DIR (writes are thrown away), as BenchExec --hidden-dir',
-        'read-only': 'show the host directory DIR read-only, submounts included, as BenchExec --read-only-dir',
-        overlay: 'show the host directory DIR writable, writes going to a throw-away layer, as BenchExec --overlay-dir',
-        'full-access': 'show the host directory DIR writable, writes reaching the host, as BenchExec --full-access-dir',
-      }[mode],
-      helpValue: 'DIR',
-      helpGroup: 'DIRECTORY MODES',
-    }),
-  ),
+  {
+    name: 'hidden-dir',
+    multiple: true,
+    description: 'show an empty directory at DIR (writes are thrown away), as BenchExec --hidden-dir',
+    helpValue: 'DIR',
+    helpGroup: 'DIRECTORY MODES',
+  },
+  {
+    name: 'read-only-dir',
+    multiple: true,
+    description: 'show the host directory DIR read-only, submounts included, as BenchExec --read-only-dir',
+    helpValue: 'DIR',
+    helpGroup: 'DIRECTORY MODES',
+  },
+  {
+    name: 'overlay-dir',
+    multiple: true,
+    description: 'show the host directory DIR writable, writes going to a throw-away layer, as BenchExec --overlay-dir',
+    helpValue: 'DIR',
+    helpGroup: 'DIRECTORY MODES',
+  },
+  {
+    name: 'full-access-dir',
+    multiple: true,
+    description: 'show the host directory DIR writable, writes reaching the host, as BenchExec --full-access-dir',
+    helpValue: 'DIR',
+    helpGroup: 'DIRECTORY MODES',
+  },
   {
     name: 'plugin',
     multiple: true,
@@ -140,28 +140,29 @@ export const RUN_FLAGS: readonly RunFlagSpec[] = [
     helpValue: 'PKG_OR_PATH',
   },
   ROOT_FLAG,
-];
+] as const satisfies readonly RunFlagSpec[];
 
-export interface RunFlags {
-  rootfs?: string;
-  image?: string;
-  env?: string[];
-  workdir?: string;
-  user?: string;
-  hostname?: string;
-  mount?: string[];
-  volume?: string[];
-  'mounts-file'?: string;
-  terminal: boolean;
-  interactive: boolean;
-  'hidden-dir'?: string[];
-  'read-only-dir'?: string[];
-  'overlay-dir'?: string[];
-  'full-access-dir'?: string[];
-  plugin?: string[];
-  root?: string;
-  'log-level': string;
-}
+type Flag = (typeof RUN_FLAGS)[number] | typeof LOG_LEVEL_FLAG;
+
+/** What a flag parses to: a boolean, the values in command-line order, one of a choice's options, or the value. */
+type FlagValue<F> = F extends { boolean: true }
+  ? boolean
+  : F extends { multiple: true }
+    ? string[]
+    : F extends { options: readonly (infer O)[] }
+      ? O
+      : string;
+
+/** The flags that always have a value: a boolean is false when absent, others have a default. */
+type Always = { boolean: true } | { default: string };
+
+/** The parsed flags of `builder run`, keyed by flag name (derived from RUN_FLAGS and LOG_LEVEL_FLAG). */
+export type RunFlags = { [F in Flag as F extends Always ? F['name'] : never]: FlagValue<F> } & {
+  [F in Flag as F extends Always ? never : F['name']]?: FlagValue<F>;
+};
+
+/** Every flag `builder run` takes, as the fast path looks them up. */
+const ALL_FLAGS: readonly RunFlagSpec[] = [...RUN_FLAGS, LOG_LEVEL_FLAG];
 
 /**
  * Parse `[FLAG…] [--] COMMAND [ARG…]` (the arguments after `run`) when it is the plain, well-formed
@@ -171,7 +172,6 @@ export interface RunFlags {
  * what is wrong.
  */
 export function parseRunArgs(args: readonly string[]): { flags: RunFlags; argv: string[] } | undefined {
-  const specs = [...RUN_FLAGS, LOG_LEVEL_FLAG];
   const values = new Map<string, string[]>();
   let i = 0;
   for (; i < args.length; i++) {
@@ -186,10 +186,10 @@ export function parseRunArgs(args: readonly string[]): { flags: RunFlags; argv: 
     if (token.startsWith('--')) {
       const eq = token.indexOf('=');
       const name = eq < 0 ? token.slice(2) : token.slice(2, eq);
-      spec = specs.find((s) => s.name === name);
+      spec = ALL_FLAGS.find((s) => s.name === name);
       if (eq >= 0) value = token.slice(eq + 1);
     } else if (/^-[A-Za-z]/.test(token)) {
-      spec = specs.find((s) => s.char === token[1]);
+      spec = ALL_FLAGS.find((s) => s.char === token[1]);
       if (token.length > 2) value = token.slice(2);
       if (value?.startsWith('=')) return undefined;
     }
@@ -208,28 +208,13 @@ export function parseRunArgs(args: readonly string[]): { flags: RunFlags; argv: 
     if (seen.length && !spec.multiple) return undefined;
     values.set(spec.name, [...seen, value]);
   }
-  const one = (name: string) => values.get(name)?.[0];
+  const flags: Record<string, unknown> = {};
+  for (const spec of ALL_FLAGS) {
+    const given = values.get(spec.name);
+    flags[spec.name] = spec.boolean ? given !== undefined : spec.multiple ? given : (given?.[0] ?? spec.default);
+  }
   return {
-    flags: {
-      rootfs: one('rootfs'),
-      image: one('image'),
-      env: values.get('env'),
-      workdir: one('workdir'),
-      user: one('user'),
-      hostname: one('hostname'),
-      mount: values.get('mount'),
-      volume: values.get('volume'),
-      'mounts-file': one('mounts-file'),
-      terminal: values.has('terminal'),
-      interactive: values.has('interactive'),
-      'hidden-dir': values.get('hidden-dir'),
-      'read-only-dir': values.get('read-only-dir'),
-      'overlay-dir': values.get('overlay-dir'),
-      'full-access-dir': values.get('full-access-dir'),
-      plugin: values.get('plugin'),
-      root: one('root'),
-      'log-level': one('log-level') ?? 'warn',
-    },
+    flags: flags as RunFlags,
     argv: args.slice(i),
   };
 }

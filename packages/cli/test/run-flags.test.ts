@@ -1,5 +1,7 @@
 // The start-up fast path parses `builder run` arguments without oclif. It must accept exactly what
-// oclif accepts, with the same result, and leave everything else to oclif.
+// oclif accepts, with the same result, and leave everything else to oclif. Also: `builder run --help`
+// shows README.md's usage block, and its examples are plain invocations the fast path takes.
+import { readFileSync } from 'node:fs';
 import { Parser } from '@oclif/core';
 import { describe, expect, it } from 'vitest';
 import Run from '../src/commands/run.js';
@@ -111,4 +113,40 @@ describe('parseRunArgs', () => {
     expect(parsed?.argv).toEqual(['sh', '-c', 'echo $A']);
     expect(parsed?.flags).toMatchObject({ rootfs: '/r', workdir: undefined, terminal: false, 'log-level': 'warn' });
   });
+});
+
+describe('builder run --help', () => {
+  const usage = `builder ${(Run.usage as string).replace('<%= command.id %>', 'run')}`;
+
+  it("shows README.md's usage block", () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    const block = /## `builder run`\n\n```\n([^`]*)```/.exec(readme)?.[1];
+    expect(block?.replace(/\s+/g, ' ').trim()).toBe(usage);
+  });
+
+  it('names every flag of the table in its usage line (but -i, accepted for docker habits only)', () => {
+    const named = usage.match(/(?<=[\s[])--?\w[\w-]*/g) ?? [];
+    const unnamed = RUN_FLAGS.filter(
+      (spec) => !named.includes(`--${spec.name}`) && !('char' in spec && named.includes(`-${spec.char}`)),
+    );
+    expect(unnamed.map((spec) => spec.name)).toEqual(['interactive']);
+  });
+
+  for (const { command } of Run.examples as { command: string }[]) {
+    it(`has an example the fast path takes, as oclif does: ${command}`, async () => {
+      const prefix = '<%= config.bin %> <%= command.id %> ';
+      expect(command.startsWith(prefix)).toBe(true);
+      // Shell words (single quotes only), up to the first `;`.
+      const words = [...command.slice(prefix.length).matchAll(/'([^']*)'|[^\s';]+|;/g)].map((m) => m[1] ?? m[0]);
+      const args = words.includes(';') ? words.slice(0, words.indexOf(';')) : words;
+      const fast = parseRunArgs(args);
+      expect(fast).toBeDefined();
+      const slow = await oclifParse(args);
+      expect(fast?.argv).toEqual(slow.argv);
+      const flags = slow.flags as Record<string, unknown>;
+      expect(fast?.flags).toEqual(
+        Object.fromEntries([...RUN_FLAGS, LOG_LEVEL_FLAG].map((spec) => [spec.name, flags[spec.name]])),
+      );
+    });
+  }
 });

@@ -1,5 +1,7 @@
+// createEngine: the engine as a library, a DI container with the core services and the plugins'
+// contributions, and the Engine API over it.
 import { constants as osConstants } from 'node:os';
-import type { RootfsPlan, StagePlan } from '@builder/native/ops';
+import { INTERRUPT_SIGNALS, type RootfsPlan, type StagePlan } from '@builder/native/ops';
 import { Container } from 'inversify';
 import { MountKind } from './contributions/mount-kind.js';
 import { MountKindRegistry } from './contributions/mount-kind-registry.js';
@@ -16,7 +18,7 @@ import { prestartStage } from './run/stage-launcher.js';
 import type { RunResult, RunSpec } from './spec/run-spec.js';
 
 export interface EngineOptions {
-  /** Plugins to load. Default: the built-in plugins, `@builder/plugins`. */
+  /** Plugins to load. Default: the built-in plugins, `@builder/plugins` (an optional peer dependency: install it too). */
   plugins?: PluginRef[];
   /** Where log lines go. Default: winston on stderr at `logLevel`. */
   logger?: Logger;
@@ -153,15 +155,14 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   };
 }
 
-/** An AbortSignal that SIGINT, SIGTERM or SIGHUP abort with a RunError (exit status 128 + N). */
+/** An AbortSignal that SIGINT, SIGTERM or SIGHUP (INTERRUPT_SIGNALS) abort with a RunError (exit status 128 + N). */
 function interruptOnSignals(): { signal: AbortSignal; stop(): void } {
   const controller = new AbortController();
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   const on = (name: NodeJS.Signals) =>
     controller.abort(new RunError(`interrupted by ${name}`, { exitCode: 128 + osConstants.signals[name] }));
-  for (const s of signals) process.on(s, on);
+  for (const s of INTERRUPT_SIGNALS) process.on(s, on);
   const stop = () => {
-    for (const s of signals) process.off(s, on);
+    for (const s of INTERRUPT_SIGNALS) process.off(s, on);
   };
   return { signal: controller.signal, stop };
 }

@@ -1,3 +1,5 @@
+// `builder run` as an oclif command: its help, and the parsing of whatever the start-up fast path
+// (run-flags.ts) leaves to oclif. Its flags come from the table in run-flags.ts.
 import type { Interfaces } from '@oclif/core';
 import { BuilderCommand, oclifFlag } from '../base-command.js';
 import { runAction } from '../run-action.js';
@@ -55,14 +57,34 @@ The exit status is the command's own; 125 when builder itself failed, 126 when t
         '<%= config.bin %> <%= command.id %> --rootfs ./rootfs --mounts-file mounts.json --plugin ./my-plugin -- true',
     },
     {
+      description:
+        "Run an image's own command (its Entrypoint and Cmd) with its Env, WorkingDir and User, as docker run IMAGE does; its layers are unpacked once into the layer store:",
+      command: '<%= config.bin %> <%= command.id %> --image oci:./layout:base',
+    },
+    {
+      description: 'An interactive shell on an image saved by docker save, as docker run -it does:',
+      command: '<%= config.bin %> <%= command.id %> -i -t --image docker-archive:./app.tar -- sh',
+    },
+    {
+      description: 'Keep the layer store somewhere else than /var/lib/builder:',
+      command: '<%= config.bin %> <%= command.id %> --root /srv/builder --image oci-archive:./image.tar -- make test',
+    },
+    {
+      description:
+        "On the host's own tree, BenchExec style: an empty /tmp, /etc read-only, writes to /srv/out reaching the host:",
+      command:
+        '<%= config.bin %> <%= command.id %> --hidden-dir /tmp --read-only-dir /etc --full-access-dir /srv/out -- make -C /src',
+    },
+    {
       description: 'Pass the exit status through:',
       command: `<%= config.bin %> <%= command.id %> --rootfs ./rootfs -- sh -c 'exit 7'; echo $?`,
     },
   ];
 
   static override strict = false;
+  /** The whole surface in one line, as README.md's usage block has it (oclif wraps it). */
   static override usage =
-    '<%= command.id %> [--rootfs DIR] [-e KEY=VALUE]... [--workdir DIR] [-u USER[:GROUP]] [--hostname NAME] [--mount TEXT]... [-v SRC:DST[:OPTS]]... [--mounts-file FILE] [--plugin PKG_OR_PATH]... [--] COMMAND [ARG...]';
+    '<%= command.id %> [--rootfs DIR | --image REF [--root DIR]] [-e KEY=VALUE]... [--workdir DIR] [-u USER[:GROUP]] [--hostname NAME] [-t] [--mount TEXT]... [-v SRC:DST[:OPTS]]... [--mounts-file FILE] [--plugin PKG_OR_PATH]... [--hidden-dir DIR]... [--read-only-dir DIR]... [--overlay-dir DIR]... [--full-access-dir DIR]... [--] COMMAND [ARG...]';
 
   static override flags: Interfaces.FlagInput = Object.fromEntries(
     RUN_FLAGS.map((spec) => [spec.name, oclifFlag(spec)]),

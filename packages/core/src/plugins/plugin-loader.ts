@@ -1,3 +1,5 @@
+// Loading plugins: a package name, a path or the ContainerModules themselves, each turned into
+// inversify modules; a plugin loaded by name or path gets the engine's own @builder/core.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire, register } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -15,7 +17,12 @@ export interface LoadedPlugin {
   modules: ContainerModule[];
 }
 
-/** The built-in plugins: always the engine's own copy, whatever the current directory holds. */
+/**
+ * The built-in plugins, createEngine's default: always the engine's own copy, whatever the current
+ * directory holds. An optional peer dependency of @builder/core (its package.json): @builder/plugins
+ * depends on @builder/core, so a regular dependency would be a cycle, and a library user who passes
+ * plugins of their own need not install it. The CLI depends on both.
+ */
 export const BUILTIN_PLUGINS = '@builder/plugins';
 
 const isModule = (m: unknown): m is ContainerModule =>

@@ -1,7 +1,9 @@
+// The host side of one run: hands the plan to a stage process, passes signals on, and turns the
+// stage's events into a RunResult or an error.
 import type { ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { createInterface } from 'node:readline';
-import type { StageEvent, StagePlan } from '@builder/native/ops';
+import { EVENT_FD, FORWARDED_SIGNALS, PLAN_FD, type StageEvent, type StagePlan } from '@builder/native/ops';
 import { inject, injectable } from 'inversify';
 import { ExecError, RunError } from '../errors.js';
 import { Logger } from '../logging/logger.js';
@@ -12,14 +14,13 @@ export interface RunOptions {
   /** stdin, stdout, stderr of the command. Default: inherited from this process. */
   stdio?: StageStdio;
   /**
-   * Pass SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGWINCH received by this process on to the command
-   * (the CLI does; a library caller usually handles its own signals). The third SIGINT or SIGTERM
-   * kills the command.
+   * Pass SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGWINCH (FORWARDED_SIGNALS) received by this process
+   * on to the command (the CLI does; a library caller usually handles its own signals). The third
+   * SIGINT or SIGTERM kills the command.
    */
   forwardSignals?: boolean;
 }
 
-const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGWINCH'];
 const FORCE_AFTER = 3;
 
 /** Drives one stage process through one run and turns its events into a RunResult or an error. */
@@ -31,8 +32,8 @@ export class Runner {
     const stdio = options.stdio ?? 'inherit';
     const stage = (stdio === 'inherit' ? takePrestartedStage() : undefined) ?? launchStage(stdio);
     refStage(stage);
-    const planPipe = stage.stdio[3] as NodeJS.WritableStream;
-    const eventPipe = stage.stdio[4] as NodeJS.ReadableStream;
+    const planPipe = stage.stdio[PLAN_FD] as NodeJS.WritableStream;
+    const eventPipe = stage.stdio[EVENT_FD] as NodeJS.ReadableStream;
 
     const events: StageEvent[] = [];
     let commandPid: number | undefined;
@@ -110,7 +111,7 @@ export class Runner {
 
   private forwardSignals(stage: ChildProcess, commandPid: () => number | undefined): () => void {
     let count = 0;
-    const handlers = FORWARDED.map((sig) => {
+    const handlers = FORWARDED_SIGNALS.map((sig) => {
       const handler = () => {
         if ((sig === 'SIGINT' || sig === 'SIGTERM') && ++count >= FORCE_AFTER) {
           const pid = commandPid();

@@ -2,6 +2,7 @@
 // stage while oclif and the engine are still loading (docs/architecture.md, "The process model").
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { EVENT_FD, PARENT_ENV, PLAN_FD } from '@builder/native/ops';
 
 /** The command's stdin, stdout and stderr, as child_process understands them. */
 export type StageStdio = 'inherit' | [StdioEntry, StdioEntry, StdioEntry];
@@ -10,14 +11,14 @@ export type StdioEntry = 'inherit' | 'ignore' | 'pipe' | number;
 const SLOT = Symbol.for('builder.prestartedStage');
 type Slot = { [SLOT]?: ChildProcess };
 
-const PARENT_ENV = 'BUILDER_STAGE_PARENT';
-
-/** Start a stage process; it waits for its plan on fd 3. */
+/** Start a stage process: it reads its plan on PLAN_FD and writes events on EVENT_FD (native's stage protocol). */
 export function launchStage(stdio: StageStdio = 'inherit'): ChildProcess {
   const entry = fileURLToPath(import.meta.resolve('@builder/native/stage'));
-  const io: StdioEntry[] = stdio === 'inherit' ? ['inherit', 'inherit', 'inherit'] : stdio;
+  const fds: StdioEntry[] = stdio === 'inherit' ? ['inherit', 'inherit', 'inherit'] : [...stdio];
+  fds[PLAN_FD] = 'pipe';
+  fds[EVENT_FD] = 'pipe';
   return spawn(process.execPath, [entry], {
-    stdio: [...io, 'pipe', 'pipe'],
+    stdio: fds,
     env: { [PARENT_ENV]: String(process.pid) },
   });
 }

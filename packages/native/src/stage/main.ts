@@ -48,14 +48,15 @@ import {
 } from '../syscalls.js';
 import { type ExecUser, parseUserSpec } from '../user.js';
 import { forbidThreadPool } from './guard.js';
-import { EVENT_FD, PARENT_ENV, PLAN_FD, type StageEvent, type StagePlan } from './protocol.js';
+import { EVENT_FD, FORWARDED_SIGNALS, PARENT_ENV, PLAN_FD, type StageEvent, type StagePlan } from './protocol.js';
 
 const ENGINE_ERROR = 125;
 /** The stage works with umask 0 (exact modes); the command gets the usual one, as with docker. */
 const COMMAND_UMASK = 0o022;
 /** Sent by the kernel when the host process dies; the stage then kills the command and exits. */
 const PARENT_DEATH_SIGNAL = 'SIGUSR2';
-const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGWINCH'];
+/** What the stage passes on to the command: what the host forwards, and SIGUSR1 when sent to the stage itself. */
+const STAGE_SIGNALS: readonly NodeJS.Signals[] = [...FORWARDED_SIGNALS, 'SIGUSR1'];
 
 function emit(event: StageEvent): void {
   try {
@@ -358,7 +359,7 @@ function main(): void {
     process.exit(ENGINE_ERROR);
   });
   // Until the command runs, a signal ends the run; afterwards it is passed on to the command.
-  for (const sig of FORWARDED_SIGNALS) {
+  for (const sig of STAGE_SIGNALS) {
     process.on(sig, () => {
       if (commandPid !== undefined) {
         if (sig !== 'SIGWINCH' || !plan?.process.terminal) kill(sig);

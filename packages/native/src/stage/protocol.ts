@@ -9,6 +9,19 @@ export const EVENT_FD = 4;
 /** Environment variable carrying the pid the stage must be a child of (parent-death race check). */
 export const PARENT_ENV = 'BUILDER_STAGE_PARENT';
 
+/**
+ * The signals that stop a run: the host's engine stops preparing it on them (unpacking an image)
+ * and ends with 128 + N; once the command runs they are passed on to it, and the third SIGINT or
+ * SIGTERM kills it.
+ */
+export const INTERRUPT_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const satisfies readonly NodeJS.Signals[];
+/** The signals the host passes on to the stage, and the stage to the command. */
+export const FORWARDED_SIGNALS = [
+  ...INTERRUPT_SIGNALS,
+  'SIGQUIT',
+  'SIGWINCH',
+] as const satisfies readonly NodeJS.Signals[];
+
 /** The root filesystem the stage pivots into. */
 export type RootfsPlan =
   /** A directory, bind-mounted (recursively) as the root. */
