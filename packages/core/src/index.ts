@@ -2,15 +2,30 @@
 
 export type {
   BindOp,
+  FlagWord,
   MkdirOp,
   MknodOp,
+  MountAttrWord,
   MountFsOp,
   MountOp,
+  MountWord,
+  MountWordRow,
+  OverlayOp,
+  Propagation,
   RootfsPlan,
   StagePlan,
   SymlinkOp,
 } from '@builder/native/ops';
-export { oppositeFlagWord } from '@builder/native/ops';
+export {
+  flagWordsWhere,
+  isFlagWord,
+  isMountAttrWord,
+  isOneOf,
+  isPropagation,
+  MOUNT_WORDS,
+  oppositeFlagWord,
+  PROPAGATIONS,
+} from '@builder/native/ops';
 export { type BuilderConfig, DEFAULT_CONFIG_FILE, loadConfig } from './config.js';
 export {
   canonicalOption,

@@ -1,4 +1,6 @@
-import type { MountFsOp, MountOp } from '@builder/native/ops';
+// The MountKind contribution point (what a plugin implements for a `type` of mount) and the helpers
+// kinds plan with: option specs and their checking, flag words, the usual plan of a kernel filesystem.
+import type { FlagWord, MountFsOp, MountOp } from '@builder/native/ops';
 import { isFlagWord } from '@builder/native/ops';
 import { ContainerModule, type Newable } from 'inversify';
 import { type MountSpec, splitOption } from '../spec/mount-spec.js';
@@ -47,8 +49,9 @@ const VALUE_PATTERNS: Record<Exclude<OptionValue, 'none'>, RegExp> = {
 };
 
 /** The option spec of each mount flag word (`ro`, `nosuid` …), for kinds that accept them. */
-export function flagOptions(...words: string[]): OptionSpec[] {
+export function flagOptions(...words: FlagWord[]): OptionSpec[] {
   return words.map((name) => {
+    // Plain JavaScript plugins have no type to stop them.
     if (!isFlagWord(name)) throw new Error(`not a mount flag word: ${name}`);
     return { name, value: 'none', description: `mount flag ${name}` };
   });
@@ -81,8 +84,8 @@ export function checkOption(specs: readonly OptionSpec[], option: string): strin
  * The usual plan of a kernel filesystem: one mount op, options that are flag words become flags,
  * the rest becomes filesystem data. `defaults` come first, so the user's options override them.
  */
-export function mountFsOp(mount: MountSpec, fstype: string, defaults: string[] = []): MountFsOp {
-  const flags: string[] = [];
+export function mountFsOp(mount: MountSpec, fstype: string, defaults: readonly string[] = []): MountFsOp {
+  const flags: FlagWord[] = [];
   const data = new Map<string, string>();
   for (const option of [...defaults, ...(mount.options ?? [])]) {
     if (!isFlagWord(option)) data.set(splitOption(option).key, option);

@@ -1,34 +1,31 @@
+// The `bind` mount kind: a host path bound into the container (docker's and buildah's options).
 import {
   type BindOp,
   canonicalOption,
   flagOptions,
+  flagWordsWhere,
+  isMountAttrWord,
+  isOneOf,
+  isPropagation,
+  type MountAttrWord,
   type MountKind,
   type MountOp,
   type MountSpec,
   type OptionSpec,
   oppositeFlagWord,
   type PlanContext,
+  PROPAGATIONS,
+  type Propagation,
   SpecError,
   splitOption,
 } from '@builder/core';
 import { injectable } from '@builder/core/di';
 
-/** Propagation words, as `bind-propagation=<word>` or bare (`rshared`). */
-export const PROPAGATIONS = [
-  'private',
-  'rprivate',
-  'shared',
-  'rshared',
-  'slave',
-  'rslave',
-  'unbindable',
-  'runbindable',
-] as const;
-type Propagation = (typeof PROPAGATIONS)[number];
-const isPropagation = (word: string): word is Propagation => (PROPAGATIONS as readonly string[]).includes(word);
+export { PROPAGATIONS };
 
-/** The per-mount flag words this kind takes; each contradicts its opposite (`ro`/`rw` …). */
-const FLAG_WORDS = new Set(['ro', 'rw', 'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec']);
+/** The flag words this kind takes: the per-mount ones of `-v` (ro/rw, nosuid/suid, nodev/dev, noexec/exec). */
+const FLAG_WORDS: readonly MountAttrWord[] = flagWordsWhere((row) => row.volume !== undefined).filter(isMountAttrWord);
+const isOwnFlag = isOneOf(FLAG_WORDS);
 
 /**
  * A host file or directory bound into the container. Recursive (rbind) by default, as docker does;
@@ -40,8 +37,9 @@ export class BindMountKind implements MountKind {
   readonly type = 'bind';
   readonly description = 'A host file or directory bound into the container (recursive unless "bind" is given).';
   readonly options: readonly OptionSpec[] = [
-    { name: 'ro', value: 'none', description: 'read-only (submounts too when recursive)', aliases: ['readonly'] },
-    ...flagOptions('rw', 'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec'),
+    ...flagOptions(...FLAG_WORDS).map((o) =>
+      o.name === 'ro' ? { ...o, description: 'read-only (submounts too when recursive)', aliases: ['readonly'] } : o,
+    ),
     {
       name: 'bind',
       value: 'none',
@@ -73,7 +71,7 @@ export class BindMountKind implements MountKind {
     if (source === undefined || source === '') fail('a source (the host path to bind) is required');
     else if (!source.startsWith('/')) fail(`source "${source}" must be an absolute path`);
 
-    const flags: string[] = [];
+    const flags: MountAttrWord[] = [];
     let recursion: 'bind' | 'rbind' | undefined;
     let propagation: Propagation | undefined;
     let stage = true;
@@ -96,8 +94,8 @@ export class BindMountKind implements MountKind {
       else if (key === 'U') chown = { uid: ctx.user.uid, gid: ctx.user.gid };
       else if (key === 'z' || key === 'Z') {
         // SELinux relabeling: these machines have no SELinux, so there is nothing to do.
-      } else if (FLAG_WORDS.has(key)) {
-        const opposite = oppositeFlagWord(key) as string;
+      } else if (isOwnFlag(key)) {
+        const opposite = oppositeFlagWord(key) as MountAttrWord;
         if (flags.includes(opposite)) fail(`conflicting options "${opposite}" and "${key}"`);
         if (!flags.includes(key)) flags.push(key);
       } else fail(`unknown option "${key}"`);

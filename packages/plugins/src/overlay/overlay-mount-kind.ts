@@ -1,20 +1,27 @@
+// The `overlay` mount kind: an overlay of host directories (and what `-v …:O` becomes).
 import {
   canonicalOption,
+  type FlagWord,
   flagOptions,
+  flagWordsWhere,
+  isOneOf,
   type MountKind,
   type MountOp,
   type MountSpec,
   type OptionSpec,
+  type OverlayOp,
   oppositeFlagWord,
   SpecError,
   splitOption,
 } from '@builder/core';
 import { injectable } from '@builder/core/di';
 
-type OverlayOp = Extract<MountOp, { op: 'overlay' }>;
-
-/** The per-mount flag words this kind takes; each contradicts its opposite (`ro`/`rw` …). */
-const FLAG_WORDS = new Set(['ro', 'rw', 'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec']);
+/**
+ * The flag words this kind takes: those of `-v`, which passes them on with its `O` (ro/rw, nosuid/suid,
+ * nodev/dev, noexec/exec). Each contradicts its opposite.
+ */
+const FLAG_WORDS: readonly FlagWord[] = flagWordsWhere((row) => row.volume !== undefined);
+const isOwnFlag = isOneOf(FLAG_WORDS);
 
 /**
  * Split a `lowerdir=` value into paths, top first: `:` separates, `\:` is a colon in a path and
@@ -63,7 +70,7 @@ export class OverlayMountKind implements MountKind {
     { name: 'upperdir', value: 'string', description: 'host directory that receives the writes (needs workdir)' },
     { name: 'workdir', value: 'string', description: "overlayfs' work directory, empty, on upperdir's filesystem" },
     { name: 'tmpfs-upper', value: 'none', description: 'writable, with a throw-away upper layer on tmpfs' },
-    ...flagOptions('ro', 'rw', 'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec'),
+    ...flagOptions(...FLAG_WORDS),
   ];
 
   plan(mount: MountSpec): MountOp[] {
@@ -71,7 +78,7 @@ export class OverlayMountKind implements MountKind {
       throw new SpecError(`mount on ${mount.destination} (type ${this.type}): ${problem}`);
     };
     const values = new Map<string, string>();
-    const flags: string[] = [];
+    const flags: FlagWord[] = [];
     let scratchUpper = false;
     for (const raw of mount.options ?? []) {
       const { key, value } = splitOption(canonicalOption(this.options, raw));
@@ -80,8 +87,8 @@ export class OverlayMountKind implements MountKind {
         const seen = values.get(key);
         if (seen !== undefined && seen !== value) fail(`option "${key}" is given twice`);
         values.set(key, value ?? '');
-      } else if (FLAG_WORDS.has(key)) {
-        const opposite = oppositeFlagWord(key) as string;
+      } else if (isOwnFlag(key)) {
+        const opposite = oppositeFlagWord(key) as FlagWord;
         if (flags.includes(opposite)) fail(`conflicting options "${opposite}" and "${key}"`);
         if (!flags.includes(key)) flags.push(key);
       } else fail(`unknown option "${key}"`);
