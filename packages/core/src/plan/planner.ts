@@ -1,9 +1,12 @@
+// The planner: a RunSpec becomes the stage's plan (namespaces, rootfs, the ops of every mount, the
+// process), with the host paths the ops read checked to exist.
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   formatUserSpec,
   type MountOp,
+  opHostPaths,
   parseUserSpec,
   type RootfsPlan,
   type StagePlan,
@@ -130,15 +133,9 @@ function withDefaultDevices(mount: MountSpec): MountSpec {
 
 /** Host paths an op reads must exist now (buildah drops such a mount with a warning; we refuse it). */
 function checkHostPaths(mount: MountSpec, ops: MountOp[]): void {
-  const paths = ops.flatMap((op) => {
-    if (op.op === 'bind' || op.op === 'file') return [{ what: `${op.op} source`, path: op.source }];
-    if (op.op === 'overlay') return op.lowerdirs.map((path) => ({ what: 'overlay lowerdir', path }));
-    return [];
-  });
-  for (const { what, path } of paths) {
+  for (const { what, path } of ops.flatMap(opHostPaths))
     if (!existsSync(path))
       throw new SpecError(`mount on ${mount.destination} (type ${mount.type}): ${what} "${path}" does not exist`);
-  }
 }
 
 function checkRootfs(path: string): string {
