@@ -28,6 +28,7 @@ export {
 } from '@builder/native/ops';
 export { type BuilderConfig, DEFAULT_CONFIG_FILE, loadConfig } from './config.js';
 export {
+  addFlagWord,
   canonicalOption,
   checkOption,
   flagOptions,

@@ -13,8 +13,8 @@ import {
   type UserSpec,
 } from '@builder/native/ops';
 import { inject, injectable } from 'inversify';
-import type { PlanContext } from '../contributions/mount-kind.js';
-import { MountKindRegistry } from '../contributions/mount-kind-registry.js';
+import { type PlanContext, PlanContextError } from '../contributions/mount-kind.js';
+import { MountKindRegistry, mountError } from '../contributions/mount-kind-registry.js';
 import { RootfsError, SpecError } from '../errors.js';
 import { dirModeMounts } from '../spec/dir-modes.js';
 import type { MountSpec } from '../spec/mount-spec.js';
@@ -58,9 +58,8 @@ export class Planner {
     for (const m of userMounts) if (!mounts.includes(m)) mounts.push(m);
     const user = spec.user === undefined ? undefined : parseUser(spec.user);
     const ctx: PlanContext = { runId, user: knownIds(user) };
-    const ops = mounts.flatMap((m) => {
-      const { kind, mount } = this.registry.resolve(m);
-      const planned = kind.plan(mount, ctx);
+    const ops = mounts.flatMap((mount) => {
+      const planned = this.registry.plan(mount, ctx);
       checkHostPaths(mount, planned);
       return planned;
     });
@@ -104,7 +103,7 @@ function knownIds(user: UserSpec | undefined): PlanContext['user'] {
   if (user === undefined) return { uid: 0, gid: 0 };
   if (typeof user.user === 'number' && typeof user.group === 'number') return { uid: user.user, gid: user.group };
   const unknown = (): never => {
-    throw new SpecError(
+    throw new PlanContextError(
       `user "${formatUserSpec(user)}" is looked up in the container's /etc/passwd when the run starts, too late for a mount that needs its ids (bind's U option): give the user as UID:GID`,
     );
   };
@@ -134,8 +133,7 @@ function withDefaultDevices(mount: MountSpec): MountSpec {
 /** Host paths an op reads must exist now (buildah drops such a mount with a warning; we refuse it). */
 function checkHostPaths(mount: MountSpec, ops: MountOp[]): void {
   for (const { what, path } of ops.flatMap(opHostPaths))
-    if (!existsSync(path))
-      throw new SpecError(`mount on ${mount.destination} (type ${mount.type}): ${what} "${path}" does not exist`);
+    if (!existsSync(path)) throw mountError(mount, `${what} "${path}" does not exist`);
 }
 
 function checkRootfs(path: string): string {

@@ -1,7 +1,7 @@
 // The `bind` mount kind: a host path bound into the container (docker's and buildah's options).
 import {
+  addFlagWord,
   type BindOp,
-  canonicalOption,
   flagOptions,
   flagWordsWhere,
   isMountAttrWord,
@@ -12,7 +12,6 @@ import {
   type MountOp,
   type MountSpec,
   type OptionSpec,
-  oppositeFlagWord,
   type PlanContext,
   PROPAGATIONS,
   type Propagation,
@@ -65,7 +64,7 @@ export class BindMountKind implements MountKind {
 
   plan(mount: MountSpec, ctx: PlanContext): MountOp[] {
     const fail = (problem: string): never => {
-      throw new SpecError(`mount on ${mount.destination} (type ${this.type}): ${problem}`);
+      throw new SpecError(problem);
     };
     const source = mount.source;
     if (source === undefined || source === '') fail('a source (the host path to bind) is required');
@@ -82,8 +81,7 @@ export class BindMountKind implements MountKind {
         fail(`conflicting propagation options "${propagation}" and "${word}"`);
       else propagation = word;
     };
-    for (const raw of mount.options ?? []) {
-      const option = canonicalOption(this.options, raw);
+    for (const option of mount.options ?? []) {
       const { key, value } = splitOption(option);
       if (key === 'bind' || key === 'rbind') {
         if (recursion !== undefined && recursion !== key) fail(`conflicting options "${recursion}" and "${key}"`);
@@ -94,11 +92,8 @@ export class BindMountKind implements MountKind {
       else if (key === 'U') chown = { uid: ctx.user.uid, gid: ctx.user.gid };
       else if (key === 'z' || key === 'Z') {
         // SELinux relabeling: these machines have no SELinux, so there is nothing to do.
-      } else if (isOwnFlag(key)) {
-        const opposite = oppositeFlagWord(key) as MountAttrWord;
-        if (flags.includes(opposite)) fail(`conflicting options "${opposite}" and "${key}"`);
-        if (!flags.includes(key)) flags.push(key);
-      } else fail(`unknown option "${key}"`);
+      } else if (isOwnFlag(key)) addFlagWord(flags, key);
+      else fail(`unknown option "${key}"`);
     }
     const op: BindOp = {
       op: 'bind',

@@ -1,4 +1,4 @@
-import { canonicalOption, type MountKind, type MountOp, type MountSpec, mountFsOp } from '@builder/core';
+import { type MountKind, type MountOp, type MountSpec, mountFsOp } from '@builder/core';
 import { injectable } from '@builder/core/di';
 import { TMPFS_OPTIONS } from '../tmpfs/tmpfs-mount-kind.js';
 
@@ -34,15 +34,7 @@ export class DevMountKind implements MountKind {
   plan(mount: MountSpec): MountOp[] {
     const dir = mount.destination.replace(/\/+$/, '');
     return [
-      {
-        ...mountFsOp({ ...mount, options: mount.options?.map((o) => canonicalOption(this.options, o)) }, 'tmpfs', [
-          'nosuid',
-          'strictatime',
-          'mode=755',
-          'size=65536k',
-        ]),
-        source: mount.source ?? 'tmpfs',
-      },
+      mountFsOp(mount, 'tmpfs', ['nosuid', 'strictatime', 'mode=755', 'size=65536k']),
       ...DEFAULT_DEVICES.map(
         (d): MountOp => ({
           op: 'mknod',

@@ -1,6 +1,6 @@
 // The `overlay` mount kind: an overlay of host directories (and what `-v …:O` becomes).
 import {
-  canonicalOption,
+  addFlagWord,
   type FlagWord,
   flagOptions,
   flagWordsWhere,
@@ -10,7 +10,6 @@ import {
   type MountSpec,
   type OptionSpec,
   type OverlayOp,
-  oppositeFlagWord,
   SpecError,
   splitOption,
 } from '@builder/core';
@@ -75,23 +74,20 @@ export class OverlayMountKind implements MountKind {
 
   plan(mount: MountSpec): MountOp[] {
     const fail = (problem: string): never => {
-      throw new SpecError(`mount on ${mount.destination} (type ${this.type}): ${problem}`);
+      throw new SpecError(problem);
     };
     const values = new Map<string, string>();
     const flags: FlagWord[] = [];
     let scratchUpper = false;
-    for (const raw of mount.options ?? []) {
-      const { key, value } = splitOption(canonicalOption(this.options, raw));
+    for (const option of mount.options ?? []) {
+      const { key, value } = splitOption(option);
       if (key === 'tmpfs-upper') scratchUpper = true;
       else if (key === 'lowerdir' || key === 'upperdir' || key === 'workdir') {
         const seen = values.get(key);
         if (seen !== undefined && seen !== value) fail(`option "${key}" is given twice`);
         values.set(key, value ?? '');
-      } else if (isOwnFlag(key)) {
-        const opposite = oppositeFlagWord(key) as FlagWord;
-        if (flags.includes(opposite)) fail(`conflicting options "${opposite}" and "${key}"`);
-        if (!flags.includes(key)) flags.push(key);
-      } else fail(`unknown option "${key}"`);
+      } else if (isOwnFlag(key)) addFlagWord(flags, key);
+      else fail(`unknown option "${key}"`);
     }
 
     let lowerdirs: string[];
