@@ -2,17 +2,33 @@
 
 export type {
   BindOp,
+  FlagWord,
   MkdirOp,
   MknodOp,
+  MountAttrWord,
   MountFsOp,
   MountOp,
+  MountWord,
+  MountWordRow,
+  OverlayOp,
+  Propagation,
   RootfsPlan,
   StagePlan,
   SymlinkOp,
 } from '@builder/native/ops';
-export { oppositeFlagWord } from '@builder/native/ops';
+export {
+  flagWordsWhere,
+  isFlagWord,
+  isMountAttrWord,
+  isOneOf,
+  isPropagation,
+  MOUNT_WORDS,
+  oppositeFlagWord,
+  PROPAGATIONS,
+} from '@builder/native/ops';
 export { type BuilderConfig, DEFAULT_CONFIG_FILE, loadConfig } from './config.js';
 export {
+  addFlagWord,
   canonicalOption,
   checkOption,
   flagOptions,
@@ -64,7 +80,7 @@ export {
   type PruneResult,
 } from './layers/layer-store.js';
 export { LOG_LEVELS, Logger, type LogLevel, WinstonLogger } from './logging/logger.js';
-export { DEFAULT_MOUNTS } from './plan/default-mounts.js';
+export { DEFAULT_MOUNTS, DEV_OPTIONS } from './plan/default-mounts.js';
 export { buildEnv, EngineSettings, Planner } from './plan/planner.js';
 export { loadPlugin, type PluginRef } from './plugins/plugin-loader.js';
 export { Runner, type RunOptions } from './run/runner.js';

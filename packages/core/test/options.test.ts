@@ -1,7 +1,9 @@
+// Option specs and their checking, flag word helpers, mountFsOp, and the did-you-mean suggestions.
 import { MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY } from '@builder/native';
 import { mountFlags } from '@builder/native/ops';
 import { describe, expect, it } from 'vitest';
-import { checkOption, flagOptions, mountFsOp, type OptionSpec } from '../src/contributions/mount-kind.js';
+import { addFlagWord, checkOption, flagOptions, mountFsOp, type OptionSpec } from '../src/contributions/mount-kind.js';
+import { SpecError } from '../src/errors.js';
 import { splitOption } from '../src/spec/mount-spec.js';
 import { didYouMean, editDistance } from '../src/spec/suggest.js';
 
@@ -71,6 +73,16 @@ describe('flagOptions', () => {
   it('throws on a word that is not a mount flag', () => {
     expect(() => flagOptions('ro', 'bind')).toThrow('not a mount flag word: bind');
     expect(() => flagOptions('size')).toThrow('not a mount flag word: size');
+  });
+});
+
+describe('addFlagWord', () => {
+  it('adds a word once, and names a contradiction with its opposite', () => {
+    const flags: ('ro' | 'rw' | 'nosuid' | 'dirsync')[] = [];
+    for (const word of ['ro', 'nosuid', 'ro', 'dirsync'] as const) addFlagWord(flags, word);
+    expect(flags).toEqual(['ro', 'nosuid', 'dirsync']);
+    expect(() => addFlagWord(flags, 'rw')).toThrow(new SpecError('conflicting options "ro" and "rw"'));
+    expect(flags).toEqual(['ro', 'nosuid', 'dirsync']);
   });
 });
 

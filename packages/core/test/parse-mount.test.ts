@@ -1,3 +1,5 @@
+// The three ways users write mounts: --mount, -v and mounts files, parsed or refused with one line.
+import { MOUNT_WORDS } from '@builder/native/ops';
 import { describe, expect, it } from 'vitest';
 import { SpecError } from '../src/errors.js';
 import { parseMountFlag, parseMountsFile, parseVolumeFlag } from '../src/spec/parse-mount.js';
@@ -226,6 +228,17 @@ describe('parseVolumeFlag', () => {
   ];
   for (const [text, message] of bad)
     it(`refuses ${JSON.stringify(text)}`, () => expect(error(() => parseVolumeFlag(text))).toBe(message));
+
+  it('takes every word of the mount word table that has a -v class, and no other', () => {
+    for (const [word, row] of Object.entries(MOUNT_WORDS)) {
+      if (row.volume === undefined)
+        expect(
+          error(() => parseVolumeFlag(`/a:/b:${word}`)),
+          word,
+        ).toMatch(/unknown option/);
+      else expect(parseVolumeFlag(`/a:/b:${word}`).type, word).toBe(word === 'O' ? 'overlay' : 'bind');
+    }
+  });
 });
 
 describe('parseMountsFile', () => {

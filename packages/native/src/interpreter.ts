@@ -3,7 +3,7 @@
 import { chmodSync, closeSync, copyFileSync, fstatSync, lchownSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { MS_BIND, MS_REC, O_CLOEXEC, O_PATH, S_IFBLK, S_IFCHR, S_IFDIR, S_IFMT, S_IFREG } from './constants.js';
 import { fdPath, joinPath, resolveInRoot, resolveParentInRoot, type StubLog } from './in-root.js';
-import { mountAttr, mountFlags, PROPAGATION_FLAGS } from './mount-flags.js';
+import { type MountAttrWord, mountAttr, mountFlags, PROPAGATION_FLAGS } from './mount-flags.js';
 import { type BindOp, describeOp, type MountOp } from './mount-op.js';
 import { overlayData } from './overlay.js';
 import { hasCode, SyscallError } from './syscall-error.js';
@@ -146,8 +146,11 @@ function executeOp(op: MountOp, ctx: InterpreterContext, scratch: (prefix: strin
       });
       return;
     }
-    default:
-      throw new SyscallError('interpret', 22 /* EINVAL */, JSON.stringify(op));
+    default: {
+      // Every kind has its case: a new kind of MountOp without one does not compile.
+      const unknown: never = op;
+      throw new SyscallError('interpret', 22 /* EINVAL */, JSON.stringify(unknown));
+    }
   }
 }
 
@@ -165,7 +168,7 @@ function bindOn(srcFd: number, target: string, isDir: boolean, recursive: boolea
 function setAttributes(
   rootFd: number,
   target: string,
-  flags: readonly string[],
+  flags: readonly MountAttrWord[],
   propagation: BindOp['propagation'],
   recursive: boolean,
 ): void {

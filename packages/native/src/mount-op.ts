@@ -1,6 +1,15 @@
 // The MountOp vocabulary: the closed set of low-level steps a plan is made of. Pure data.
 // Plugins describe what to do with these; only the interpreter in the stage process does it.
-import { isMountAttrWord, MOUNT_FLAGS, PROPAGATION_FLAGS } from './mount-flags.js';
+// Each kind has its type and, in MOUNT_OPS, its descriptor (how it is checked, described, and which
+// host paths it reads): a new kind is a type, a descriptor and a case of the interpreter.
+import {
+  type FlagWord,
+  isFlagWord,
+  isMountAttrWord,
+  isPropagation,
+  type MountAttrWord,
+  type Propagation,
+} from './mount-flags.js';
 
 /** Mount a filesystem on `target` (a path inside the rootfs; missing directories are created). */
 export interface MountFsOp {
@@ -9,7 +18,7 @@ export interface MountFsOp {
   source: string;
   target: string;
   /** Flag words from MOUNT_FLAGS (`nosuid`, `ro` …). */
-  flags?: string[];
+  flags?: FlagWord[];
   /** Filesystem options passed to the kernel as data (`mode=755`, `size=64m` …). */
   data?: string[];
 }
@@ -28,8 +37,8 @@ export interface BindOp {
   recursive?: boolean;
   /** Default true. */
   stage?: boolean;
-  flags?: string[];
-  propagation?: keyof typeof PROPAGATION_FLAGS;
+  flags?: MountAttrWord[];
+  propagation?: Propagation;
   /** Give the source, recursively and without following symlinks, to this owner first (`-v …:U`). */
   chown?: { uid: number; gid: number };
 }
@@ -46,7 +55,7 @@ export interface OverlayOp {
   upperdir?: string;
   workdir?: string;
   scratchUpper?: boolean;
-  flags?: string[];
+  flags?: FlagWord[];
 }
 
 /** A private copy of a host file, on the run's tmpfs, with `mode`, bound read-only on `target`. */
@@ -85,91 +94,125 @@ export interface MkdirOp {
 export type MountOp = MountFsOp | BindOp | OverlayOp | FileOp | MknodOp | SymlinkOp | MkdirOp;
 export type MountOpKind = MountOp['op'];
 
-/** One line describing an op, for logs and error messages. */
-export function describeOp(op: MountOp): string {
-  switch (op.op) {
-    case 'mount':
-      return `mount ${op.fstype} on ${op.target}`;
-    case 'bind':
-      return `bind ${op.source} on ${op.target}`;
-    case 'overlay':
-      return `mount overlay on ${op.target}`;
-    case 'file':
-      return `copy ${op.source} to ${op.target}`;
-    case 'mknod':
-      return `mknod ${op.target}`;
-    case 'symlink':
-      return `symlink ${op.target} -> ${op.link}`;
-    case 'mkdir':
-      return `mkdir ${op.target}`;
-  }
+/** An op of one kind, as it arrives from JSON: its fields are still to be checked. */
+type Unchecked = Readonly<Record<string, unknown>>;
+
+/** What the engine knows about one kind of op, besides how the interpreter does it. */
+export interface MountOpDescriptor<O extends MountOp> {
+  /** One line describing the op, for logs and error messages. */
+  describe(op: O): string;
+  /** The problems of its fields (all but `op` and `target`, checked for every kind). */
+  validate(op: Unchecked): string[];
+  /** The host paths it reads, named for an error: the engine checks they exist when it plans the run. */
+  hostPaths(op: O): { what: string; path: string }[];
 }
+
+const str = (op: Unchecked, k: string) => typeof op[k] === 'string' && (op[k] as string).length > 0;
+const abs = (op: Unchecked, k: string) => str(op, k) && (op[k] as string).startsWith('/');
+const int = (op: Unchecked, k: string) => Number.isInteger(op[k]);
+/** An absent list, or a list of strings that pass `ok`. */
+const words = (op: Unchecked, k: string, ok: (w: string) => boolean) =>
+  op[k] === undefined || (Array.isArray(op[k]) && (op[k] as unknown[]).every((w) => typeof w === 'string' && ok(w)));
+/** The problems whose test fails. */
+const problems = (...checks: [ok: boolean, problem: string][]) => checks.flatMap(([ok, p]) => (ok ? [] : [p]));
+const noHostPaths = () => [];
+
+/** Every kind of op and its descriptor. */
+export const MOUNT_OPS: { readonly [K in MountOpKind]: MountOpDescriptor<Extract<MountOp, { op: K }>> } = {
+  mount: {
+    describe: (op) => `mount ${op.fstype} on ${op.target}`,
+    validate: (op) =>
+      problems(
+        [str(op, 'fstype') && str(op, 'source'), 'mount needs fstype and source'],
+        [words(op, 'flags', isFlagWord), 'unknown mount flag'],
+        [words(op, 'data', (w) => !w.includes(',')), "data words must not contain ','"],
+      ),
+    hostPaths: noHostPaths,
+  },
+  bind: {
+    describe: (op) => `bind ${op.source} on ${op.target}`,
+    validate: (op) => {
+      const owner = op.chown as { uid?: unknown; gid?: unknown } | undefined;
+      return problems(
+        [abs(op, 'source'), 'bind source must be an absolute path'],
+        [words(op, 'flags', isMountAttrWord), 'unknown per-mount flag'],
+        [op.propagation === undefined || isPropagation(String(op.propagation)), 'unknown propagation'],
+        [owner === undefined || (int(owner, 'uid') && int(owner, 'gid')), 'chown needs integer uid and gid'],
+      );
+    },
+    hostPaths: (op) => [{ what: 'bind source', path: op.source }],
+  },
+  overlay: {
+    describe: (op) => `mount overlay on ${op.target}`,
+    validate: (op) => {
+      const dirs = op.lowerdirs;
+      const upper = op.upperdir !== undefined;
+      return problems(
+        [
+          Array.isArray(dirs) && dirs.length > 0 && dirs.every((d) => typeof d === 'string' && d.startsWith('/')),
+          'overlay needs absolute lowerdirs',
+        ],
+        [upper === (op.workdir !== undefined), 'overlay needs both upperdir and workdir, or neither'],
+        [!upper || (abs(op, 'upperdir') && abs(op, 'workdir')), 'upperdir and workdir must be absolute paths'],
+        [!upper || !op.scratchUpper, 'upperdir and scratchUpper conflict'],
+        [words(op, 'flags', isFlagWord), 'unknown mount flag'],
+      );
+    },
+    hostPaths: (op) => op.lowerdirs.map((path) => ({ what: 'overlay lowerdir', path })),
+  },
+  file: {
+    describe: (op) => `copy ${op.source} to ${op.target}`,
+    validate: (op) =>
+      problems(
+        [abs(op, 'source'), 'file source must be an absolute path'],
+        [int(op, 'mode'), 'mode must be an integer'],
+      ),
+    hostPaths: (op) => [{ what: 'file source', path: op.source }],
+  },
+  mknod: {
+    describe: (op) => `mknod ${op.target}`,
+    validate: (op) =>
+      problems(
+        [op.kind === 'char' || op.kind === 'block', 'kind must be char or block'],
+        [int(op, 'major') && int(op, 'minor') && int(op, 'mode'), 'major, minor and mode must be integers'],
+        [op.fallback === undefined || abs(op, 'fallback'), 'fallback must be absolute'],
+      ),
+    // The fallback is the host's node, bound only when the kernel refuses the mknod.
+    hostPaths: noHostPaths,
+  },
+  symlink: {
+    describe: (op) => `symlink ${op.target} -> ${op.link}`,
+    validate: (op) => problems([str(op, 'link'), 'symlink needs link text']),
+    hostPaths: noHostPaths,
+  },
+  mkdir: {
+    describe: (op) => `mkdir ${op.target}`,
+    validate: (op) => problems([int(op, 'mode'), 'mode must be an integer']),
+    hostPaths: noHostPaths,
+  },
+};
+
+/** The descriptor of an op's kind (one function for every kind: TypeScript cannot pair them itself). */
+const descriptor = <O extends MountOp>(op: O) => MOUNT_OPS[op.op] as unknown as MountOpDescriptor<O>;
+
+/** One line describing an op, for logs and error messages. */
+export const describeOp = (op: MountOp): string => descriptor(op).describe(op);
+
+/** The host paths an op reads (bind and file sources, overlay lowerdirs), each named for an error. */
+export const opHostPaths = (op: MountOp): { what: string; path: string }[] => descriptor(op).hostPaths(op);
 
 /** Check the shape of a list of ops (they cross a process boundary as JSON). Returns the problems found. */
 export function validateOps(ops: unknown): string[] {
   if (!Array.isArray(ops)) return ['ops: not a list'];
-  const problems: string[] = [];
-  ops.forEach((raw, i) => {
+  return ops.flatMap((raw, i): string[] => {
     const where = `op ${i}`;
-    if (typeof raw !== 'object' || raw === null) {
-      problems.push(`${where}: not an object`);
-      return;
-    }
-    const op = raw as Record<string, unknown>;
-    const str = (k: string) => typeof op[k] === 'string' && (op[k] as string).length > 0;
-    const abs = (k: string) => str(k) && (op[k] as string).startsWith('/');
-    const words = (k: string, ok: (w: string) => boolean) =>
-      op[k] === undefined ||
-      (Array.isArray(op[k]) && (op[k] as unknown[]).every((w) => typeof w === 'string' && ok(w)));
-    if (!abs('target')) problems.push(`${where}: target must be an absolute path`);
-    switch (op.op) {
-      case 'mount':
-        if (!str('fstype') || !str('source')) problems.push(`${where}: mount needs fstype and source`);
-        if (!words('flags', (w) => Object.hasOwn(MOUNT_FLAGS, w))) problems.push(`${where}: unknown mount flag`);
-        if (!words('data', (w) => !w.includes(','))) problems.push(`${where}: data words must not contain ','`);
-        break;
-      case 'bind':
-        if (!abs('source')) problems.push(`${where}: bind source must be an absolute path`);
-        if (!words('flags', isMountAttrWord)) problems.push(`${where}: unknown per-mount flag`);
-        if (op.propagation !== undefined && !Object.hasOwn(PROPAGATION_FLAGS, String(op.propagation)))
-          problems.push(`${where}: unknown propagation`);
-        if (op.chown !== undefined) {
-          const owner = op.chown as { uid?: unknown; gid?: unknown };
-          if (!Number.isInteger(owner.uid) || !Number.isInteger(owner.gid))
-            problems.push(`${where}: chown needs integer uid and gid`);
-        }
-        break;
-      case 'overlay': {
-        const dirs = op.lowerdirs;
-        if (!Array.isArray(dirs) || dirs.length === 0 || !dirs.every((d) => typeof d === 'string' && d.startsWith('/')))
-          problems.push(`${where}: overlay needs absolute lowerdirs`);
-        if ((op.upperdir === undefined) !== (op.workdir === undefined))
-          problems.push(`${where}: overlay needs both upperdir and workdir, or neither`);
-        if (op.upperdir !== undefined && (!abs('upperdir') || !abs('workdir')))
-          problems.push(`${where}: upperdir and workdir must be absolute paths`);
-        if (op.upperdir !== undefined && op.scratchUpper) problems.push(`${where}: upperdir and scratchUpper conflict`);
-        if (!words('flags', (w) => Object.hasOwn(MOUNT_FLAGS, w))) problems.push(`${where}: unknown mount flag`);
-        break;
-      }
-      case 'file':
-        if (!abs('source')) problems.push(`${where}: file source must be an absolute path`);
-        if (!Number.isInteger(op.mode)) problems.push(`${where}: mode must be an integer`);
-        break;
-      case 'mknod':
-        if (op.kind !== 'char' && op.kind !== 'block') problems.push(`${where}: kind must be char or block`);
-        if (!Number.isInteger(op.major) || !Number.isInteger(op.minor) || !Number.isInteger(op.mode))
-          problems.push(`${where}: major, minor and mode must be integers`);
-        if (op.fallback !== undefined && !abs('fallback')) problems.push(`${where}: fallback must be absolute`);
-        break;
-      case 'symlink':
-        if (!str('link')) problems.push(`${where}: symlink needs link text`);
-        break;
-      case 'mkdir':
-        if (!Number.isInteger(op.mode)) problems.push(`${where}: mode must be an integer`);
-        break;
-      default:
-        problems.push(`${where}: unknown op ${JSON.stringify(op.op)}`);
-    }
+    if (typeof raw !== 'object' || raw === null) return [`${where}: not an object`];
+    const op = raw as Unchecked;
+    const kind =
+      typeof op.op === 'string' && Object.hasOwn(MOUNT_OPS, op.op) ? MOUNT_OPS[op.op as MountOpKind] : undefined;
+    return [
+      ...(abs(op, 'target') ? [] : ['target must be an absolute path']),
+      ...(kind ? kind.validate(op) : [`unknown op ${JSON.stringify(op.op)}`]),
+    ].map((problem) => `${where}: ${problem}`);
   });
-  return problems;
 }

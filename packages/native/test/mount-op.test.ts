@@ -1,5 +1,6 @@
+// The MountOp vocabulary: each kind's descriptor (validation, description, host paths).
 import { describe, expect, it } from 'vitest';
-import { describeOp, type MountOp, validateOps } from '../src/mount-op.js';
+import { describeOp, MOUNT_OPS, type MountOp, opHostPaths, validateOps } from '../src/mount-op.js';
 
 const good: MountOp[] = [
   { op: 'mount', fstype: 'tmpfs', source: 'tmpfs', target: '/tmp', flags: ['nosuid', 'nodev'], data: ['mode=1777'] },
@@ -125,6 +126,26 @@ describe('describeOp', () => {
       'mknod /dev/sda',
       'symlink /dev/fd -> /proc/self/fd',
       'mkdir /work',
+    ]);
+  });
+});
+
+describe('MOUNT_OPS', () => {
+  it('has a descriptor for every kind of op', () => {
+    expect(Object.keys(MOUNT_OPS).sort()).toEqual(['bind', 'file', 'mkdir', 'mknod', 'mount', 'overlay', 'symlink']);
+  });
+
+  it('names the host paths an op reads', () => {
+    expect(good.flatMap(opHostPaths)).toEqual([
+      { what: 'bind source', path: '/host/dir' },
+      { what: 'bind source', path: '/etc/resolv.conf' },
+    ]);
+    expect(opHostPaths({ op: 'file', source: '/run/token', target: '/t', mode: 0o400 })).toEqual([
+      { what: 'file source', path: '/run/token' },
+    ]);
+    expect(opHostPaths({ op: 'overlay', target: '/o', lowerdirs: ['/a', '/b'] })).toEqual([
+      { what: 'overlay lowerdir', path: '/a' },
+      { what: 'overlay lowerdir', path: '/b' },
     ]);
   });
 });

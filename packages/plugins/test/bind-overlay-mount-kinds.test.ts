@@ -1,8 +1,10 @@
 // The bind and overlay kinds and the tmpfs aliases: plans exactly, conflicts, and through the engine.
+// Each kind is planned through a registry of its own, the way the engine does it: options checked and
+// canonical (aliases → names) before plan(), and a problem prefixed with the mount it is about.
 import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkOption, createEngine, type Engine, type MountSpec, SpecError } from '@builder/core';
+import { checkOption, createEngine, type Engine, MountKindRegistry, type MountSpec, SpecError } from '@builder/core';
 import { validateOps } from '@builder/native/ops';
 import { BindMountKind, OverlayMountKind, PROPAGATIONS, splitLowerdirs, TmpfsMountKind } from '@builder/plugins';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,8 +22,9 @@ function thrown(fn: () => unknown): Error {
 
 describe('BindMountKind', () => {
   const kind = new BindMountKind();
+  const registry = new MountKindRegistry([kind]);
   const bind = (options?: string[], source: string | null = '/srv/data') =>
-    kind.plan(
+    registry.plan(
       { type: 'bind', ...(source !== null ? { source } : {}), destination: '/data', ...(options ? { options } : {}) },
       ctx,
     );
@@ -168,8 +171,9 @@ describe('splitLowerdirs', () => {
 
 describe('OverlayMountKind', () => {
   const kind = new OverlayMountKind();
+  const registry = new MountKindRegistry([kind]);
   const overlay = (options?: string[], source?: string) =>
-    kind.plan(
+    registry.plan(
       {
         type: 'overlay',
         destination: '/o',
@@ -278,7 +282,9 @@ describe('TmpfsMountKind aliases (buildah dialect)', () => {
     expect(checkOption(kind.options, 'tmpfs-size=1m')).toBeUndefined();
     expect(checkOption(kind.options, 'tmpfs-mode=1777')).toBeUndefined();
     expect(checkOption(kind.options, 'tmpfs-mode=999')).toBe('option "tmpfs-mode": "999" is not a valid octal');
-    expect(kind.plan({ type: 'tmpfs', destination: '/t', options: ['tmpfs-size=1m', 'tmpfs-mode=700'] }, ctx)).toEqual([
+    const registry = new MountKindRegistry([kind]);
+    const mount = { type: 'tmpfs', destination: '/t', options: ['tmpfs-size=1m', 'tmpfs-mode=700'] };
+    expect(registry.plan(mount, ctx)).toEqual([
       { op: 'mount', fstype: 'tmpfs', source: 'tmpfs', target: '/t', data: ['size=1m', 'mode=700'] },
     ]);
   });

@@ -1,8 +1,24 @@
+// Every loaded mount kind by type, and the one way a mount reaches its kind: checked against the kind's
+// options, aliases rewritten to names, and any problem given as one line that names the mount.
+import type { MountOp } from '@builder/native/ops';
 import { injectable, multiInject, optional } from 'inversify';
 import { PluginError, SpecError } from '../errors.js';
 import type { MountSpec } from '../spec/mount-spec.js';
 import { didYouMean } from '../spec/suggest.js';
-import { canonicalOption, checkOption, MountKind } from './mount-kind.js';
+import { canonicalOption, checkOption, MountKind, type PlanContext, PlanContextError } from './mount-kind.js';
+
+/**
+ * The SpecError of a problem with a mount of a known kind: `mount on <destination> (type <type>): <problem>`.
+ * A problem that already starts so (a plugin that writes the prefix itself) keeps its one prefix.
+ */
+export function mountError(
+  mount: MountSpec,
+  problem: string,
+  options: { cause?: unknown; exitCode?: number } = {},
+): SpecError {
+  const prefix = `mount on ${mount.destination} (type ${mount.type}): `;
+  return new SpecError(problem.startsWith(prefix) ? problem : prefix + problem, options);
+}
 
 /** Every loaded MountKind by type. Two plugins claiming one type is an error. */
 @injectable()
@@ -39,10 +55,26 @@ export class MountKindRegistry {
       if (problem) {
         const names = kind.options.flatMap((o) => [o.name, ...(o.aliases ?? [])]);
         const hint = problem.startsWith('unknown') ? didYouMean(option.split('=')[0], names) : '';
-        throw new SpecError(`${where} (type ${mount.type}): ${problem}${hint}`);
+        throw mountError(mount, `${problem}${hint}`);
       }
     }
     const options = mount.options?.map((o) => canonicalOption(kind.options, o));
     return { kind, mount: options ? { ...mount, options } : mount };
+  }
+
+  /**
+   * A mount's ops, planned by its kind from the resolved mount. A SpecError of the kind's plan() gets
+   * the mount's prefix (`mount on /x (type bind): `); other errors, and those of the context, pass as
+   * they are.
+   */
+  plan(mount: MountSpec, ctx: PlanContext): MountOp[] {
+    const resolved = this.resolve(mount);
+    try {
+      return resolved.kind.plan(resolved.mount, ctx);
+    } catch (err) {
+      if (!(err instanceof SpecError) || err instanceof PlanContextError) throw err;
+      const prefixed = mountError(mount, err.message, { cause: err, exitCode: err.exitCode });
+      throw prefixed.message === err.message ? err : prefixed;
+    }
   }
 }

@@ -1,6 +1,9 @@
-import type { MountFsOp, MountOp } from '@builder/native/ops';
-import { isFlagWord } from '@builder/native/ops';
+// The MountKind contribution point (what a plugin implements for a `type` of mount) and the helpers
+// kinds plan with: option specs and their checking, flag words, the usual plan of a kernel filesystem.
+import type { FlagWord, MountFsOp, MountOp } from '@builder/native/ops';
+import { isFlagWord, oppositeFlagWord } from '@builder/native/ops';
 import { ContainerModule, type Newable } from 'inversify';
+import { SpecError } from '../errors.js';
 import { type MountSpec, splitOption } from '../spec/mount-spec.js';
 
 /** Contribution point: a kind of mount (`tmpfs`, `proc` …). Plugins bind implementations to this symbol. */
@@ -13,7 +16,11 @@ export interface MountKind {
   readonly description: string;
   /** Every option the kind accepts; any other option is an error. */
   readonly options: readonly OptionSpec[];
-  /** Describe the mount as ops. Pure: no I/O, no syscalls. Options are already validated. */
+  /**
+   * Describe the mount as ops. Pure: no I/O, no syscalls. Options are already checked, and their
+   * aliases rewritten to the options' names. A problem the option table cannot express is a
+   * SpecError with the problem alone: the registry adds which mount it is about.
+   */
   plan(mount: MountSpec, ctx: PlanContext): MountOp[];
 }
 
@@ -39,6 +46,18 @@ export interface PlanContext {
   readonly user: { readonly uid: number; readonly gid: number };
 }
 
+/**
+ * What a PlanContext throws when the plan asks for what the run cannot know yet (the ids of a user
+ * given by name): a problem of the run, not of the mount, so the registry passes it on as it is.
+ */
+export class PlanContextError extends SpecError {
+  constructor(message: string) {
+    super(message);
+    // To everyone but the registry it is a SpecError like any other.
+    this.name = 'SpecError';
+  }
+}
+
 const VALUE_PATTERNS: Record<Exclude<OptionValue, 'none'>, RegExp> = {
   string: /^.+$/s,
   octal: /^0?[0-7]{1,4}$/,
@@ -47,17 +66,32 @@ const VALUE_PATTERNS: Record<Exclude<OptionValue, 'none'>, RegExp> = {
 };
 
 /** The option spec of each mount flag word (`ro`, `nosuid` …), for kinds that accept them. */
-export function flagOptions(...words: string[]): OptionSpec[] {
+export function flagOptions(...words: FlagWord[]): OptionSpec[] {
   return words.map((name) => {
+    // Plain JavaScript plugins have no type to stop them.
     if (!isFlagWord(name)) throw new Error(`not a mount flag word: ${name}`);
     return { name, value: 'none', description: `mount flag ${name}` };
   });
 }
 
+/**
+ * Add a flag word to a plan's flags, once, for a kind that refuses contradictions: a SpecError when
+ * the word's opposite is already there (`ro` after `rw`).
+ */
+export function addFlagWord<W extends FlagWord>(flags: W[], word: W): void {
+  const opposite = oppositeFlagWord(word);
+  if (opposite !== undefined && (flags as FlagWord[]).includes(opposite))
+    throw new SpecError(`conflicting options "${opposite}" and "${word}"`);
+  if (!flags.includes(word)) flags.push(word);
+}
+
 const findSpec = (specs: readonly OptionSpec[], key: string) =>
   specs.find((s) => s.name === key || s.aliases?.includes(key));
 
-/** An option with an alias key rewritten to the option's own name (`tmpfs-size=1m` → `size=1m`). */
+/**
+ * An option with an alias key rewritten to the option's own name (`tmpfs-size=1m` → `size=1m`). The
+ * registry does it for every mount before its kind plans it.
+ */
 export function canonicalOption(specs: readonly OptionSpec[], option: string): string {
   const { key, value } = splitOption(option);
   const spec = findSpec(specs, key);
@@ -81,8 +115,8 @@ export function checkOption(specs: readonly OptionSpec[], option: string): strin
  * The usual plan of a kernel filesystem: one mount op, options that are flag words become flags,
  * the rest becomes filesystem data. `defaults` come first, so the user's options override them.
  */
-export function mountFsOp(mount: MountSpec, fstype: string, defaults: string[] = []): MountFsOp {
-  const flags: string[] = [];
+export function mountFsOp(mount: MountSpec, fstype: string, defaults: readonly string[] = []): MountFsOp {
+  const flags: FlagWord[] = [];
   const data = new Map<string, string>();
   for (const option of [...defaults, ...(mount.options ?? [])]) {
     if (!isFlagWord(option)) data.set(splitOption(option).key, option);

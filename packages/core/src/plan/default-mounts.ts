@@ -1,4 +1,8 @@
+// The mounts every container gets unless the user mounts something else on their destination.
 import type { MountSpec } from '../spec/mount-spec.js';
+
+/** The options of the default /dev, runc's: also what the dev kind's tmpfs has unless told otherwise. */
+export const DEV_OPTIONS: readonly string[] = ['nosuid', 'strictatime', 'mode=755', 'size=65536k'];
 
 /**
  * The mounts every container gets, in order: those of the OCI runtime spec and of runc's default
@@ -6,7 +10,7 @@ import type { MountSpec } from '../spec/mount-spec.js';
  */
 export const DEFAULT_MOUNTS: readonly MountSpec[] = [
   { type: 'proc', source: 'proc', destination: '/proc', options: ['nosuid', 'noexec', 'nodev'] },
-  { type: 'dev', source: 'tmpfs', destination: '/dev', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+  { type: 'dev', source: 'tmpfs', destination: '/dev', options: [...DEV_OPTIONS] },
   {
     type: 'devpts',
     source: 'devpts',

@@ -1,17 +1,20 @@
+// The planner: a RunSpec becomes the stage's plan (namespaces, rootfs, the ops of every mount, the
+// process), with the host paths the ops read checked to exist.
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   formatUserSpec,
   type MountOp,
+  opHostPaths,
   parseUserSpec,
   type RootfsPlan,
   type StagePlan,
   type UserSpec,
 } from '@builder/native/ops';
 import { inject, injectable } from 'inversify';
-import type { PlanContext } from '../contributions/mount-kind.js';
-import { MountKindRegistry } from '../contributions/mount-kind-registry.js';
+import { type PlanContext, PlanContextError } from '../contributions/mount-kind.js';
+import { MountKindRegistry, mountError } from '../contributions/mount-kind-registry.js';
 import { RootfsError, SpecError } from '../errors.js';
 import { dirModeMounts } from '../spec/dir-modes.js';
 import type { MountSpec } from '../spec/mount-spec.js';
@@ -55,9 +58,8 @@ export class Planner {
     for (const m of userMounts) if (!mounts.includes(m)) mounts.push(m);
     const user = spec.user === undefined ? undefined : parseUser(spec.user);
     const ctx: PlanContext = { runId, user: knownIds(user) };
-    const ops = mounts.flatMap((m) => {
-      const { kind, mount } = this.registry.resolve(m);
-      const planned = kind.plan(mount, ctx);
+    const ops = mounts.flatMap((mount) => {
+      const planned = this.registry.plan(mount, ctx);
       checkHostPaths(mount, planned);
       return planned;
     });
@@ -101,7 +103,7 @@ function knownIds(user: UserSpec | undefined): PlanContext['user'] {
   if (user === undefined) return { uid: 0, gid: 0 };
   if (typeof user.user === 'number' && typeof user.group === 'number') return { uid: user.user, gid: user.group };
   const unknown = (): never => {
-    throw new SpecError(
+    throw new PlanContextError(
       `user "${formatUserSpec(user)}" is looked up in the container's /etc/passwd when the run starts, too late for a mount that needs its ids (bind's U option): give the user as UID:GID`,
     );
   };
@@ -130,15 +132,8 @@ function withDefaultDevices(mount: MountSpec): MountSpec {
 
 /** Host paths an op reads must exist now (buildah drops such a mount with a warning; we refuse it). */
 function checkHostPaths(mount: MountSpec, ops: MountOp[]): void {
-  const paths = ops.flatMap((op) => {
-    if (op.op === 'bind' || op.op === 'file') return [{ what: `${op.op} source`, path: op.source }];
-    if (op.op === 'overlay') return op.lowerdirs.map((path) => ({ what: 'overlay lowerdir', path }));
-    return [];
-  });
-  for (const { what, path } of paths) {
-    if (!existsSync(path))
-      throw new SpecError(`mount on ${mount.destination} (type ${mount.type}): ${what} "${path}" does not exist`);
-  }
+  for (const { what, path } of ops.flatMap(opHostPaths))
+    if (!existsSync(path)) throw mountError(mount, `${what} "${path}" does not exist`);
 }
 
 function checkRootfs(path: string): string {

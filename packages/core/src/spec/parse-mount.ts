@@ -5,7 +5,7 @@
 // Pure functions: no I/O. Each refuses bad input with a SpecError of one line that names the input
 // and the bad part. Options of a kind (`tmpfs-size`, `mode` …) are not checked here: the kind's
 // OptionSpec table does that when the mount is planned (MountKindRegistry.resolve).
-import { BIND_FLAGS, isFlagWord, PROPAGATION_FLAGS } from '@builder/native/ops';
+import { isBindWord, isMountWord, MOUNT_WORDS } from '@builder/native/ops';
 import { SpecError } from '../errors.js';
 import type { MountSpec } from './mount-spec.js';
 import { didYouMean, editDistance } from './suggest.js';
@@ -28,10 +28,6 @@ const MOUNT_KEYS: Readonly<Record<string, MountKey>> = {
 };
 
 const BOOLEANS: Readonly<Record<string, boolean>> = { true: true, '1': true, false: false, '0': false };
-
-/** Words that are option words in their own right, never misspellings of a `--mount` key. */
-const isKnownWord = (word: string) =>
-  isFlagWord(word) || Object.hasOwn(PROPAGATION_FLAGS, word) || Object.hasOwn(BIND_FLAGS, word);
 
 /**
  * Split a CSV record: fields separated by commas, a field may be double-quoted (`"target=/a,b"`)
@@ -73,7 +69,8 @@ function splitCsv(text: string): string[] | { problem: string } {
 
 /** The `--mount` key a misspelt field key probably meant, if it looks like one that was not given. */
 function misspeltKey(key: string, given: ReadonlySet<MountKey>): string | undefined {
-  if (key in MOUNT_KEYS || isKnownWord(key)) return undefined;
+  // A mount option word is a word in its own right, never a misspelt key.
+  if (key in MOUNT_KEYS || isMountWord(key)) return undefined;
   const near = Object.keys(MOUNT_KEYS).filter((name) => {
     if (given.has(MOUNT_KEYS[name])) return false;
     const d = editDistance(key, name);
@@ -138,20 +135,15 @@ export function parseMountFlag(text: string): MountSpec {
   };
 }
 
-/** The words `-v` accepts after the second colon, by class: two of one class cannot be combined. */
-const VOLUME_CLASSES: readonly (readonly string[])[] = [
-  ['ro', 'rw'],
-  ['z', 'Z', 'O'],
-  Object.keys(PROPAGATION_FLAGS),
-  ['bind', 'rbind'],
-  ['nobind'],
-  ['exec', 'noexec'],
-  ['dev', 'nodev'],
-  ['suid', 'nosuid'],
-  ['U'],
-];
+/**
+ * The bare words `-v` accepts after the second colon and their classes (MOUNT_WORDS' `volume`): two
+ * words of one class cannot be combined.
+ */
+const VOLUME_CLASS: ReadonlyMap<string, string> = new Map(
+  Object.entries(MOUNT_WORDS).flatMap(([word, { volume }]) => (volume === undefined ? [] : [[word, volume] as const])),
+);
 const VOLUME_VALUED = ['upperdir', 'workdir'] as const;
-const VOLUME_WORDS = [...VOLUME_CLASSES.flat(), ...VOLUME_VALUED];
+const VOLUME_WORDS = [...VOLUME_CLASS.keys(), ...VOLUME_VALUED];
 
 /** Split `SRC:DST[:OPTS]` at colons that are not escaped (`\:` is a colon, `\\` a backslash). */
 function splitVolume(text: string): string[] {
@@ -186,7 +178,7 @@ export function parseVolumeFlag(text: string): MountSpec {
 
   const words: string[] = [];
   const valued: Partial<Record<(typeof VOLUME_VALUED)[number], string>> = {};
-  const byClass = new Map<number, string>();
+  const byClass = new Map<string, string>();
   for (const word of opts === undefined ? [] : opts.split(',')) {
     if (word === '') fail('empty option (two commas, or one at an end?)');
     const eq = word.indexOf('=');
@@ -199,8 +191,8 @@ export function parseVolumeFlag(text: string): MountSpec {
       valued[key] = value;
       continue;
     }
-    const cls = VOLUME_CLASSES.findIndex((c) => c.includes(key));
-    if (cls < 0) fail(`unknown option ${q(key)}${didYouMean(key, VOLUME_WORDS)}`);
+    const cls = VOLUME_CLASS.get(key);
+    if (cls === undefined) return fail(`unknown option ${q(key)}${didYouMean(key, VOLUME_WORDS)}`);
     if (value !== undefined) fail(`option ${q(key)} takes no value`);
     const other = byClass.get(cls);
     if (other === word) fail(`option ${q(word)} given twice`);
@@ -260,8 +252,7 @@ export function parseMountsFile(text: string, file: string): MountSpec[] {
     if (destination === undefined) return at('"destination" is required');
     if (!destination.startsWith('/')) at(`destination ${q(destination)} must be an absolute path`);
     if (type === undefined) {
-      if (!opts?.some((o) => o === 'bind' || o === 'rbind'))
-        at('"type" is required (a mount without one must have a "bind" or "rbind" option)');
+      if (!opts?.some(isBindWord)) at('"type" is required (a mount without one must have a "bind" or "rbind" option)');
       type = 'bind';
     }
     return {

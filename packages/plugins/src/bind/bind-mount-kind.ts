@@ -1,34 +1,30 @@
+// The `bind` mount kind: a host path bound into the container (docker's and buildah's options).
 import {
+  addFlagWord,
   type BindOp,
-  canonicalOption,
   flagOptions,
+  flagWordsWhere,
+  isMountAttrWord,
+  isOneOf,
+  isPropagation,
+  type MountAttrWord,
   type MountKind,
   type MountOp,
   type MountSpec,
   type OptionSpec,
-  oppositeFlagWord,
   type PlanContext,
+  PROPAGATIONS,
+  type Propagation,
   SpecError,
   splitOption,
 } from '@builder/core';
 import { injectable } from '@builder/core/di';
 
-/** Propagation words, as `bind-propagation=<word>` or bare (`rshared`). */
-export const PROPAGATIONS = [
-  'private',
-  'rprivate',
-  'shared',
-  'rshared',
-  'slave',
-  'rslave',
-  'unbindable',
-  'runbindable',
-] as const;
-type Propagation = (typeof PROPAGATIONS)[number];
-const isPropagation = (word: string): word is Propagation => (PROPAGATIONS as readonly string[]).includes(word);
+export { PROPAGATIONS };
 
-/** The per-mount flag words this kind takes; each contradicts its opposite (`ro`/`rw` …). */
-const FLAG_WORDS = new Set(['ro', 'rw', 'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec']);
+/** The flag words this kind takes: the per-mount ones of `-v` (ro/rw, nosuid/suid, nodev/dev, noexec/exec). */
+const FLAG_WORDS: readonly MountAttrWord[] = flagWordsWhere((row) => row.volume !== undefined).filter(isMountAttrWord);
+const isOwnFlag = isOneOf(FLAG_WORDS);
 
 /**
  * A host file or directory bound into the container. Recursive (rbind) by default, as docker does;
@@ -40,8 +36,9 @@ export class BindMountKind implements MountKind {
   readonly type = 'bind';
   readonly description = 'A host file or directory bound into the container (recursive unless "bind" is given).';
   readonly options: readonly OptionSpec[] = [
-    { name: 'ro', value: 'none', description: 'read-only (submounts too when recursive)', aliases: ['readonly'] },
-    ...flagOptions('rw', 'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec'),
+    ...flagOptions(...FLAG_WORDS).map((o) =>
+      o.name === 'ro' ? { ...o, description: 'read-only (submounts too when recursive)', aliases: ['readonly'] } : o,
+    ),
     {
       name: 'bind',
       value: 'none',
@@ -67,13 +64,13 @@ export class BindMountKind implements MountKind {
 
   plan(mount: MountSpec, ctx: PlanContext): MountOp[] {
     const fail = (problem: string): never => {
-      throw new SpecError(`mount on ${mount.destination} (type ${this.type}): ${problem}`);
+      throw new SpecError(problem);
     };
     const source = mount.source;
     if (source === undefined || source === '') fail('a source (the host path to bind) is required');
     else if (!source.startsWith('/')) fail(`source "${source}" must be an absolute path`);
 
-    const flags: string[] = [];
+    const flags: MountAttrWord[] = [];
     let recursion: 'bind' | 'rbind' | undefined;
     let propagation: Propagation | undefined;
     let stage = true;
@@ -84,8 +81,7 @@ export class BindMountKind implements MountKind {
         fail(`conflicting propagation options "${propagation}" and "${word}"`);
       else propagation = word;
     };
-    for (const raw of mount.options ?? []) {
-      const option = canonicalOption(this.options, raw);
+    for (const option of mount.options ?? []) {
       const { key, value } = splitOption(option);
       if (key === 'bind' || key === 'rbind') {
         if (recursion !== undefined && recursion !== key) fail(`conflicting options "${recursion}" and "${key}"`);
@@ -96,11 +92,8 @@ export class BindMountKind implements MountKind {
       else if (key === 'U') chown = { uid: ctx.user.uid, gid: ctx.user.gid };
       else if (key === 'z' || key === 'Z') {
         // SELinux relabeling: these machines have no SELinux, so there is nothing to do.
-      } else if (FLAG_WORDS.has(key)) {
-        const opposite = oppositeFlagWord(key) as string;
-        if (flags.includes(opposite)) fail(`conflicting options "${opposite}" and "${key}"`);
-        if (!flags.includes(key)) flags.push(key);
-      } else fail(`unknown option "${key}"`);
+      } else if (isOwnFlag(key)) addFlagWord(flags, key);
+      else fail(`unknown option "${key}"`);
     }
     const op: BindOp = {
       op: 'bind',

@@ -1,4 +1,12 @@
-import { flagOptions, type MountKind, type MountOp, type MountSpec, type OptionSpec } from '@builder/core';
+// The `cgroup` and `cgroup2` mount kinds: the host's cgroup hierarchy, bound.
+import {
+  flagOptions,
+  isMountAttrWord,
+  type MountKind,
+  type MountOp,
+  type MountSpec,
+  type OptionSpec,
+} from '@builder/core';
 import { injectable } from '@builder/core/di';
 
 const CGROUP_OPTIONS: readonly OptionSpec[] = [
@@ -16,7 +24,8 @@ abstract class HostCgroupMountKind implements MountKind {
   readonly options = CGROUP_OPTIONS;
 
   plan(mount: MountSpec): MountOp[] {
-    const flags = mount.options ?? [];
+    // Every option of this kind is a per-mount flag word (the registry has checked them): all are kept.
+    const flags = (mount.options ?? []).filter(isMountAttrWord);
     return [
       {
         op: 'bind',

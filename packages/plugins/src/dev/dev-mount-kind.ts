@@ -1,4 +1,5 @@
-import { canonicalOption, type MountKind, type MountOp, type MountSpec, mountFsOp } from '@builder/core';
+// The `dev` mount kind: a /dev tmpfs with the default device nodes and symlinks.
+import { DEV_OPTIONS, type MountKind, type MountOp, type MountSpec, mountFsOp } from '@builder/core';
 import { injectable } from '@builder/core/di';
 import { TMPFS_OPTIONS } from '../tmpfs/tmpfs-mount-kind.js';
 
@@ -34,15 +35,7 @@ export class DevMountKind implements MountKind {
   plan(mount: MountSpec): MountOp[] {
     const dir = mount.destination.replace(/\/+$/, '');
     return [
-      {
-        ...mountFsOp({ ...mount, options: mount.options?.map((o) => canonicalOption(this.options, o)) }, 'tmpfs', [
-          'nosuid',
-          'strictatime',
-          'mode=755',
-          'size=65536k',
-        ]),
-        source: mount.source ?? 'tmpfs',
-      },
+      mountFsOp(mount, 'tmpfs', DEV_OPTIONS),
       ...DEFAULT_DEVICES.map(
         (d): MountOp => ({
           op: 'mknod',

@@ -1,20 +1,26 @@
+// The `overlay` mount kind: an overlay of host directories (and what `-v …:O` becomes).
 import {
-  canonicalOption,
+  addFlagWord,
+  type FlagWord,
   flagOptions,
+  flagWordsWhere,
+  isOneOf,
   type MountKind,
   type MountOp,
   type MountSpec,
   type OptionSpec,
-  oppositeFlagWord,
+  type OverlayOp,
   SpecError,
   splitOption,
 } from '@builder/core';
 import { injectable } from '@builder/core/di';
 
-type OverlayOp = Extract<MountOp, { op: 'overlay' }>;
-
-/** The per-mount flag words this kind takes; each contradicts its opposite (`ro`/`rw` …). */
-const FLAG_WORDS = new Set(['ro', 'rw', 'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec']);
+/**
+ * The flag words this kind takes: those of `-v`, which passes them on with its `O` (ro/rw, nosuid/suid,
+ * nodev/dev, noexec/exec). Each contradicts its opposite.
+ */
+const FLAG_WORDS: readonly FlagWord[] = flagWordsWhere((row) => row.volume !== undefined);
+const isOwnFlag = isOneOf(FLAG_WORDS);
 
 /**
  * Split a `lowerdir=` value into paths, top first: `:` separates, `\:` is a colon in a path and
@@ -63,28 +69,25 @@ export class OverlayMountKind implements MountKind {
     { name: 'upperdir', value: 'string', description: 'host directory that receives the writes (needs workdir)' },
     { name: 'workdir', value: 'string', description: "overlayfs' work directory, empty, on upperdir's filesystem" },
     { name: 'tmpfs-upper', value: 'none', description: 'writable, with a throw-away upper layer on tmpfs' },
-    ...flagOptions('ro', 'rw', 'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec'),
+    ...flagOptions(...FLAG_WORDS),
   ];
 
   plan(mount: MountSpec): MountOp[] {
     const fail = (problem: string): never => {
-      throw new SpecError(`mount on ${mount.destination} (type ${this.type}): ${problem}`);
+      throw new SpecError(problem);
     };
     const values = new Map<string, string>();
-    const flags: string[] = [];
+    const flags: FlagWord[] = [];
     let scratchUpper = false;
-    for (const raw of mount.options ?? []) {
-      const { key, value } = splitOption(canonicalOption(this.options, raw));
+    for (const option of mount.options ?? []) {
+      const { key, value } = splitOption(option);
       if (key === 'tmpfs-upper') scratchUpper = true;
       else if (key === 'lowerdir' || key === 'upperdir' || key === 'workdir') {
         const seen = values.get(key);
         if (seen !== undefined && seen !== value) fail(`option "${key}" is given twice`);
         values.set(key, value ?? '');
-      } else if (FLAG_WORDS.has(key)) {
-        const opposite = oppositeFlagWord(key) as string;
-        if (flags.includes(opposite)) fail(`conflicting options "${opposite}" and "${key}"`);
-        if (!flags.includes(key)) flags.push(key);
-      } else fail(`unknown option "${key}"`);
+      } else if (isOwnFlag(key)) addFlagWord(flags, key);
+      else fail(`unknown option "${key}"`);
     }
 
     let lowerdirs: string[];

@@ -1,12 +1,5 @@
-import {
-  canonicalOption,
-  flagOptions,
-  type MountKind,
-  type MountOp,
-  type MountSpec,
-  mountFsOp,
-  type OptionSpec,
-} from '@builder/core';
+// The `tmpfs` mount kind, and the tmpfs options the dev kind shares.
+import { flagOptions, type MountKind, type MountOp, type MountSpec, mountFsOp, type OptionSpec } from '@builder/core';
 import { injectable } from '@builder/core/di';
 
 /** The options of a tmpfs (the dev kind's /dev is a tmpfs too). */
@@ -52,8 +45,6 @@ export class TmpfsMountKind implements MountKind {
   readonly options = TMPFS_OPTIONS;
 
   plan(mount: MountSpec): MountOp[] {
-    // The registry has already rewritten alias keys; a direct caller may not have.
-    const options = mount.options?.map((o) => canonicalOption(this.options, o));
-    return [mountFsOp(options ? { ...mount, options } : mount, 'tmpfs')];
+    return [mountFsOp(mount, 'tmpfs')];
   }
 }
