@@ -41,7 +41,7 @@ await Promise.all([
       index: 'dist/index.js',
       di: 'dist/di.js',
       launcher: 'dist/run/stage-launcher.js',
-      unpack: 'dist/unpack.js',
+      unpack: 'dist/image/unpack-entry.js',
     },
     outdir: 'bundle',
     splitting: true,
@@ -51,7 +51,7 @@ await Promise.all([
   build({
     ...common,
     absWorkingDir: pkg('core'),
-    entryPoints: { 'unpack-worker': 'dist/layers/unpack-worker.js' },
+    entryPoints: { 'unpack-worker': 'dist/image/unpack/unpack-worker.js' },
     outExtension: { '.js': '.cjs' },
     format: 'cjs',
     outdir: 'bundle',

@@ -9,10 +9,10 @@
 import { closeSync, fstatSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { ImageError, LayerError } from '../errors.js';
-import { openBlob } from './compression.js';
+import { ImageError, LayerError } from '../../errors.js';
+import { openBlob } from '../compression.js';
 import { FileRing, type FileRingHandle, fileRingSlots, SLOT_BYTES } from './hash-ring.js';
-import type { UnpackOptions, UnpackResult } from './unpack.js';
+import type { UnpackOptions, UnpackResult } from './unpack-layer.js';
 
 /** What the worker is started with: a ring to unpack from, a file to read itself, or neither (the bytes come as messages). */
 export interface WorkerInit {

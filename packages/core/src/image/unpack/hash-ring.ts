@@ -29,7 +29,8 @@
 import type { Hash } from 'node:crypto';
 import { readSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { LayerError } from '../errors.js';
+import { LayerError } from '../../errors.js';
+import { digestOf, sha256 } from '../digest.js';
 
 const FILLED = 0;
 const HASHED = 1;
@@ -42,14 +43,6 @@ const BYTES = CTL_WORDS * 4; // byte offset of the Float64 byte count
 const LENGTHS = BYTES + 8; // byte offset of one Int32 length per slot
 const DIGEST_BYTES = 32;
 const ERROR_BYTES = 1024;
-
-/**
- * A new sha256. node:crypto loads on first use: the threads that only hand slots over or take them
- * (the main thread, the unpack worker of a plain file) never load it, and start sooner.
- */
-export function sha256(): Hash {
-  return process.getBuiltinModule('node:crypto').createHash('sha256');
-}
 
 /** Slot size: one read of a layer file, or that much of a stream. */
 export const SLOT_BYTES = 1 << 20;
@@ -152,7 +145,7 @@ export class LocalHash {
     this.hash.update(chunk);
   }
   digest(): string {
-    return `sha256:${this.hash.digest('hex')}`;
+    return digestOf(this.hash);
   }
   abort(): void {}
 }
@@ -349,7 +342,7 @@ export class FileRing extends Ring {
 
   protected localDigest(): string {
     if (!this.local) throw new LayerError('the layer hashing thread was given up on after it started');
-    return `sha256:${this.local.digest('hex')}`;
+    return digestOf(this.local);
   }
 }
 
@@ -435,7 +428,7 @@ export class HashRing extends Ring {
   protected localDigest(): string {
     this.worker = undefined;
     this.hashLocally(this.filled);
-    return `sha256:${(this.local as Hash).digest('hex')}`;
+    return digestOf(this.local as Hash);
   }
 
   private hashLocally(upTo: number): void {

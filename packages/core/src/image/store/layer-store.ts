@@ -31,7 +31,6 @@
 // before the prune looked (the prune keeps its layers), or the run saw the marker and looks only after
 // the prune is over. Registrations and markers of dead processes (kill -9) are recognised by their
 // process start time and ignored.
-import { createHash } from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -48,14 +47,12 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LayerError } from '../errors.js';
-import { fileDigest as hashFile } from '../images/blob.js';
-import type { ImageConfig, ImageLayer, ImageManifest } from '../images/image.js';
-import type { Logger } from '../logging/logger.js';
-import { unpackInWorker } from './unpack-client.js';
+import { LayerError } from '../../errors.js';
+import type { Logger } from '../../logging/logger.js';
+import { DIGEST_RE, fileDigest as hashFile, sha256Of } from '../digest.js';
+import type { ImageConfig, ImageLayer, ImageManifest } from '../formats/image.js';
+import { unpackInWorker } from '../unpack/unpack-client.js';
 import { visibleLayers } from './visible-layers.js';
-
-const DIGEST = /^sha256:([0-9a-f]{64})$/;
 
 /** Progress of one layer of an image being prepared. */
 export interface LayerProgress {
@@ -190,7 +187,7 @@ export class LayerStore {
         parentChain = chainOf(parentChain, hit.diffId);
       }
       const diffIds = found.map((f) => f.diffId);
-      const id = image.id ?? `sha256:${sha256(JSON.stringify({ layers: diffIds, config: image.config }))}`;
+      const id = image.id ?? sha256Of(JSON.stringify({ layers: diffIds, config: image.config }));
       const size = found.reduce((sum, f) => sum + (f.record?.size ?? 0), 0);
       await this.record(id, name, diffIds, image.config, size);
       return { id, lowers: this.lowers(found), release: () => run.remove() };
@@ -340,7 +337,7 @@ export class LayerStore {
     const memo = join(this.dir('files'), `${before.replace(/:.*$/, '')}.json`);
     try {
       const m = JSON.parse(readFileSync(memo, 'utf8')) as { identity?: unknown; digest?: unknown };
-      if (m.identity === before && typeof m.digest === 'string' && DIGEST.test(m.digest)) return m.digest;
+      if (m.identity === before && typeof m.digest === 'string' && DIGEST_RE.test(m.digest)) return m.digest;
     } catch {
       // none yet (or unreadable): hash
     }
@@ -375,7 +372,7 @@ export class LayerStore {
   private blobDiffId(digest: string): string | undefined {
     try {
       const diffId = readFileSync(join(this.dir('blobs'), hexOf(digest, 'digest')), 'utf8').trim();
-      return DIGEST.test(diffId) ? diffId : undefined;
+      return DIGEST_RE.test(diffId) ? diffId : undefined;
     } catch {
       return undefined;
     }
@@ -663,16 +660,12 @@ function chainKeys(diffIds: readonly string[]): string[] {
 }
 
 function hexOf(digest: string, what: string): string {
-  const hex = DIGEST.exec(digest)?.[1];
+  const hex = DIGEST_RE.exec(digest)?.[1];
   if (!hex) throw new LayerError(`invalid ${what} "${digest}"`);
   return hex;
 }
 
 /** The OCI chainID of a layer: its diffID at the bottom, else sha256 of "<parent chainID> <diffID>". */
 function chainOf(parentChain: string | undefined, diffId: string): string {
-  return parentChain === undefined ? diffId : `sha256:${sha256(`${parentChain} ${diffId}`)}`;
-}
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return parentChain === undefined ? diffId : sha256Of(`${parentChain} ${diffId}`);
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, sep } from 'node:path';
-import { ImageError } from '../errors.js';
+import { ImageError } from '../../errors.js';
 
 /**
  * Extracts an archive into a fresh temp directory with the system `tar` (GNU tar refuses members that
