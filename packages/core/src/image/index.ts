@@ -1,6 +1,7 @@
 // The image room: reading images (OCI layouts, oci-archive, docker-archive, rootfs tarballs), unpacking
 // their layers, and the layer store that keeps them (docs/layers.md). The rest of core reaches the room
-// only through this file; the room uses nothing of the engine (test/image-room-boundary.test.ts).
+// only through this file, and the room uses nothing of the engine: node built-ins, @builder/native,
+// errors.ts and the Logger type (packages/core/test/image-room-boundary.test.ts keeps it so).
 //
 // Nothing exported here loads native code: the unpacker and the kernel calls it makes load in the
 // unpack worker, or through `@builder/core/unpack` (unpack-entry.ts).

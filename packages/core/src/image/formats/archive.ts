@@ -1,3 +1,5 @@
+// Archives of images (oci-archive, docker-archive): extracted with the system tar into a temp directory,
+// and paths inside them resolved without leaving it.
 import { spawn } from 'node:child_process';
 import { mkdtemp, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

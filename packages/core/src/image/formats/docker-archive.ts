@@ -1,3 +1,5 @@
+// Reading an extracted `docker save` archive (skopeo's docker-archive too): manifest.json, the chosen
+// image's config, and its layer files, each sniffed for its compression.
 import { basename, dirname } from 'node:path';
 import { ImageError } from '../../errors.js';
 import { type Compression, sniffFile } from '../compression.js';

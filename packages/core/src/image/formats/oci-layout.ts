@@ -1,3 +1,5 @@
+// Reading an OCI image layout directory: oci-layout, index.json, the chosen manifest (through nested
+// indexes, by platform), its config, and its layers' descriptors.
 import { join } from 'node:path';
 import { ImageError } from '../../errors.js';
 import { digestHex, fileSize, isObject, openVerified, parseJson, readJsonFile, readVerified } from './blob.js';

@@ -13,7 +13,8 @@
 //   with O_PATH|O_NOFOLLOW, so nothing is resolved outside any layer's root. The final component is
 //   never followed (a hard link to a symlink links the symlink).
 // - An opaque layer root hides all layers below it (OCI: `.wh..wh..opq` at the top of a layer). The
-//   kernel ignores the xattr on a layer root, so image-rootfs.ts cuts the lowerdir stack there to match.
+//   kernel ignores the xattr on a layer root, so the store cuts the lowerdir stack there to match
+//   (store/visible-layers.ts).
 // - The copy: parents missing in this layer are created with the owner, mode, xattrs and times of the
 //   topmost lower directory at that path (their times are set again at the end of the layer, like the
 //   layer's own directories); the target itself gets its contents (regular file), link target (symlink)
