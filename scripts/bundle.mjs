@@ -5,7 +5,8 @@
 //                     that imports `@builder/core/di` use one inversify. The unpack worker is one
 //                     CommonJS file with @builder/native inside: a worker thread starts ~12 ms sooner
 //                     without the ESM loader and a dozen module files (it shares nothing with the
-//                     main thread's modules anyway).
+//                     main thread's modules anyway). The hash ring's worker (hash-ring.ts) likewise, on
+//                     its own: it needs only Node's fs and crypto.
 //   @builder/plugins: one file; core stays external (shared).
 //   @builder/native:  the stage entry as one file; the package's index and ops entries share chunks
 //                     (one copy of each module when both are loaded); koffi stays external (native
@@ -31,6 +32,14 @@ const nativeFromDist = {
     b.onResolve({ filter: /^@builder\/native$/ }, () => ({ path: `${pkg('native')}/dist/index.js` }));
   },
 };
+// The worker threads, as CommonJS files.
+const cjsWorker = { outExtension: { '.js': '.cjs' }, format: 'cjs', outdir: 'bundle' };
+// In the unpack worker, `import.meta.url` (how worker-files.ts finds the hashing thread's file) is the
+// bundle's own URL.
+const importMetaUrl = {
+  banner: { js: "'use strict';\nconst importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  define: { 'import.meta.url': 'importMetaUrl' },
+};
 for (const name of ['core', 'plugins', 'native']) rmSync(`${pkg(name)}/bundle`, { recursive: true, force: true });
 
 await Promise.all([
@@ -41,7 +50,7 @@ await Promise.all([
       index: 'dist/index.js',
       di: 'dist/di.js',
       launcher: 'dist/run/stage-launcher.js',
-      unpack: 'dist/unpack.js',
+      unpack: 'dist/image/unpack-entry.js',
     },
     outdir: 'bundle',
     splitting: true,
@@ -51,12 +60,17 @@ await Promise.all([
   build({
     ...common,
     absWorkingDir: pkg('core'),
-    entryPoints: { 'unpack-worker': 'dist/layers/unpack-worker.js' },
-    outExtension: { '.js': '.cjs' },
-    format: 'cjs',
-    outdir: 'bundle',
+    ...cjsWorker,
+    ...importMetaUrl,
+    entryPoints: { 'unpack-worker': 'dist/image/unpack/unpack-worker.js' },
     external: ['koffi'],
     plugins: [nativeFromDist],
+  }),
+  build({
+    ...common,
+    absWorkingDir: pkg('core'),
+    ...cjsWorker,
+    entryPoints: { 'hash-worker': 'dist/image/unpack/hash-worker.js' },
   }),
   build({
     ...common,

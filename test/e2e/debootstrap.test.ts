@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { unpackLayer } from '../../packages/core/src/layers/unpack.js';
+import { unpackLayer } from '../../packages/core/src/image/unpack/unpack-layer.js';
 import { run } from '../helpers/cli.js';
 import { containerTree } from '../helpers/container-tree.js';
 import { mountsUnder, requireRoot } from '../helpers/host.js';

@@ -67,22 +67,30 @@ export {
   RunError,
   SpecError,
 } from './errors.js';
-export type { ImageConfig, ImageLayer, ImageManifest, OpenImage } from './images/image.js';
-export { applyImageConfig } from './images/image-config.js';
-export { type Compression, layerCompression, MEDIA_TYPE } from './images/media-types.js';
-export { openDockerArchive, openOciArchive, openOciLayout, openRootfsTar } from './images/open-image.js';
 export {
+  type Compression,
+  type ImageConfig,
   type ImageInfo,
+  type ImageLayer,
+  type ImageManifest,
   type LayerProgress,
   LayerStore,
+  layerCompression,
+  MEDIA_TYPE,
+  type OpenImage,
+  openDockerArchive,
+  openOciArchive,
+  openOciLayout,
+  openRootfsTar,
   type PreparedImage,
   type ProgressListener,
   type PruneResult,
-} from './layers/layer-store.js';
+} from './image/index.js';
 export { LOG_LEVELS, Logger, type LogLevel, WinstonLogger } from './logging/logger.js';
 export { DEFAULT_MOUNTS, DEV_OPTIONS } from './plan/default-mounts.js';
 export { buildEnv, EngineSettings, Planner } from './plan/planner.js';
 export { loadPlugin, type PluginRef } from './plugins/plugin-loader.js';
+export { applyImageConfig } from './run/image-config.js';
 export { Runner, type RunOptions } from './run/runner.js';
 export type { StageStdio, StdioEntry } from './run/stage-launcher.js';
 export { type DirMode, type DirModeSpec, dirModeMounts } from './spec/dir-modes.js';

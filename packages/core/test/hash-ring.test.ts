@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, expect, test, vi } from 'vitest';
-import { FileRing, HashRing } from '../src/layers/hash-ring.js';
+import { FileRing, HashRing } from '../src/image/unpack/hash-ring.js';
 
 const SLOT = 64 << 10;
 /** The ring waits for its worker to start however long that takes (up to the ring's stall limit). */

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ImageError } from '../src/errors.js';
-import { applyImageConfig } from '../src/images/image-config.js';
-import { layerCompression, sniffCompression } from '../src/images/media-types.js';
+import { sniffCompression } from '../src/image/compression.js';
+import { layerCompression } from '../src/image/formats/media-types.js';
+import { applyImageConfig } from '../src/run/image-config.js';
 
 describe('applyImageConfig', () => {
   const config = { Entrypoint: ['/entry'], Cmd: ['sh', '-c', 'true'], Env: ['PATH=/img/bin', 'A=1'], WorkingDir: '/w' };

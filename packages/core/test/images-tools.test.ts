@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageError } from '../src/errors.js';
-import type { ImageLayer, ImageManifest, OpenImage } from '../src/images/image.js';
-import { openDockerArchive, openOciArchive, openOciLayout, openRootfsTar } from '../src/images/open-image.js';
+import type { ImageLayer, ImageManifest, OpenImage } from '../src/image/formats/image.js';
+import { openDockerArchive, openOciArchive, openOciLayout, openRootfsTar } from '../src/image/formats/open-image.js';
 
 /** `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:REF]` with the format readers. */
 function openImage(text: string): Promise<OpenImage> {

@@ -7,9 +7,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireTools } from '../../../test/helpers/tools.js';
-import { hasOpaqueRoot } from '../src/layers/opaque-root.js';
-import { unpackLayer } from '../src/layers/unpack.js';
-import { visibleLayers } from '../src/layers/visible-layers.js';
+import { hasOpaqueRoot } from '../src/image/store/opaque-root.js';
+import { visibleLayers } from '../src/image/store/visible-layers.js';
+import { unpackLayer } from '../src/image/unpack/unpack-layer.js';
 import { type TestEntry, tar } from './tar-writer.js';
 
 let n = 0;

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { lgetxattr, llistxattr } from '@builder/native';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { LayerError } from '../src/errors.js';
-import { type LayerFormat, unpackLayer } from '../src/layers/unpack.js';
+import { type LayerFormat, unpackLayer } from '../src/image/unpack/unpack-layer.js';
 import { type TestEntry, tar } from './tar-writer.js';
 
 let work: string;

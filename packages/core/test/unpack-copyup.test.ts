@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { lgetxattr, llistxattr } from '@builder/native';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { LayerError } from '../src/errors.js';
-import { hasOpaqueRoot } from '../src/layers/opaque-root.js';
-import { unpackLayer } from '../src/layers/unpack.js';
-import { visibleLayers } from '../src/layers/visible-layers.js';
+import { hasOpaqueRoot } from '../src/image/store/opaque-root.js';
+import { visibleLayers } from '../src/image/store/visible-layers.js';
+import { unpackLayer } from '../src/image/unpack/unpack-layer.js';
 import { listing, merged, stack } from './layer-stack.js';
 import { type TestEntry, tar } from './tar-writer.js';
 

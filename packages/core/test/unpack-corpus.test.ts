@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { lgetxattr, llistxattr } from '@builder/native';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { LayerError } from '../src/errors.js';
-import { unpackLayer } from '../src/layers/unpack.js';
+import { unpackLayer } from '../src/image/unpack/unpack-layer.js';
 
 const CORPUS = fileURLToPath(new URL('./fixtures/corpus', import.meta.url));
 let work: string;

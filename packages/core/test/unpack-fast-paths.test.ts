@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { lsetxattr } from '@builder/native';
 import { expect, test } from 'vitest';
 import { LayerError } from '../src/errors.js';
-import { type LayerFormat, unpackLayer } from '../src/layers/unpack.js';
+import { type LayerFormat, unpackLayer } from '../src/image/unpack/unpack-layer.js';
 import { rootScratch } from './scratch.js';
 import { type TestEntry, tar } from './tar-writer.js';
 

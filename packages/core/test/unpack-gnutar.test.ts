@@ -35,7 +35,7 @@ import {
 } from '@builder/native';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { LayerError } from '../src/errors.js';
-import { unpackLayer } from '../src/layers/unpack.js';
+import { unpackLayer } from '../src/image/unpack/unpack-layer.js';
 
 let work: string;
 let src: string;

@@ -35,7 +35,7 @@ import { lgetxattr } from '@builder/native';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { tool } from '../../../test/helpers/tools.js';
 import { LayerError } from '../src/errors.js';
-import { type LayerFormat, unpackLayer } from '../src/layers/unpack.js';
+import { type LayerFormat, unpackLayer } from '../src/image/unpack/unpack-layer.js';
 import { listing, merged } from './layer-stack.js';
 import { header, type TestEntry, tar } from './tar-writer.js';
 

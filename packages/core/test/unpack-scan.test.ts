@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
 import { LayerError } from '../src/errors.js';
-import { type TarEntry, TarScanner } from '../src/layers/tar-scan.js';
+import { type TarEntry, TarScanner } from '../src/image/unpack/tar-scan.js';
 
 const CORPUS = fileURLToPath(new URL('./fixtures/corpus', import.meta.url));
 

@@ -9,8 +9,8 @@ import { gzipSync } from 'node:zlib';
 import { expect, test } from 'vitest';
 import { diffTrees, walkTree } from '../../../test/helpers/tree.js';
 import { LayerError } from '../src/errors.js';
-import { unpackLayer } from '../src/layers/unpack.js';
-import { unpackInWorker } from '../src/layers/unpack-client.js';
+import { unpackInWorker } from '../src/image/unpack/unpack-client.js';
+import { unpackLayer } from '../src/image/unpack/unpack-layer.js';
 import { rootScratch } from './scratch.js';
 import { type TestEntry, tar } from './tar-writer.js';
 

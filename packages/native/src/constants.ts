@@ -94,3 +94,7 @@ export const TIOCGPTPEER = 0x5441;
 
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
+
+/** Symlinks followed in resolving one path before it fails with ELOOP (the kernel's MAXSYMLINKS). */
+export const MAXSYMLINKS = 40;
+export const ELOOP = 40;

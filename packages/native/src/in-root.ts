@@ -6,6 +6,8 @@
 // so a destination like `/tmp -> /etc` or `/x -> ../../..` stays inside the root.
 import { fstatSync } from 'node:fs';
 import {
+  ELOOP,
+  MAXSYMLINKS,
   O_CLOEXEC,
   O_CREAT,
   O_EXCL,
@@ -20,9 +22,7 @@ import {
 import { hasCode, SyscallError } from './syscall-error.js';
 import { closeFd, fchmodat, mkdirat, openat, readlinkat } from './syscalls.js';
 
-const MAX_SYMLINKS = 40;
 const ENOTDIR = 20;
-const ELOOP = 40;
 const EEXIST = 17;
 
 export interface CreateSpec {
@@ -134,7 +134,7 @@ export function resolveInRoot(rootFd: number, path: string, create?: CreateSpec,
       }
       const type = fstatSync(fd).mode & S_IFMT;
       if (type === S_IFLNK) {
-        if (++links > MAX_SYMLINKS) {
+        if (++links > MAXSYMLINKS) {
           closeFd(fd);
           throw new SyscallError('resolve', ELOOP, path);
         }

@@ -1,6 +1,6 @@
 import { injectable, multiInject, optional } from 'inversify';
 import { PluginError, SpecError } from '../errors.js';
-import { fileDigest as hashFile } from '../images/blob.js';
+import { fileDigest as hashFile } from '../image/index.js';
 import { didYouMean } from '../spec/suggest.js';
 import { RootfsSource, type SourceResult } from './rootfs-source.js';
 

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { ContainerModule, type Newable } from 'inversify';
 import { SpecError } from '../errors.js';
-import type { OpenImage } from '../images/image.js';
+import type { OpenImage } from '../image/index.js';
 
 /**
  * Contribution point: where a root filesystem comes from. A source handles the references of one

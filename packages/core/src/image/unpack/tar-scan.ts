@@ -10,7 +10,7 @@
 // The reader is push based and synchronous: `push(chunk)` calls the handlers for each entry header, its
 // body bytes and its end, so the caller can do its file system work with synchronous calls (and later
 // from a worker thread). Anything malformed throws a LayerError that names the entry.
-import { LayerError } from '../errors.js';
+import { LayerError } from '../../errors.js';
 
 export type EntryType = 'file' | 'link' | 'symlink' | 'char' | 'block' | 'dir' | 'fifo';
 

@@ -13,7 +13,8 @@
 //   with O_PATH|O_NOFOLLOW, so nothing is resolved outside any layer's root. The final component is
 //   never followed (a hard link to a symlink links the symlink).
 // - An opaque layer root hides all layers below it (OCI: `.wh..wh..opq` at the top of a layer). The
-//   kernel ignores the xattr on a layer root, so image-rootfs.ts cuts the lowerdir stack there to match.
+//   kernel ignores the xattr on a layer root, so the store cuts the lowerdir stack there to match
+//   (store/visible-layers.ts).
 // - The copy: parents missing in this layer are created with the owner, mode, xattrs and times of the
 //   topmost lower directory at that path (their times are set again at the end of the layer, like the
 //   layer's own directories); the target itself gets its contents (regular file), link target (symlink)
@@ -35,6 +36,7 @@ import {
   AT_FDCWD,
   AT_SYMLINK_NOFOLLOW,
   closeFd,
+  ELOOP,
   fchmodat,
   fchownat,
   fdPath,
@@ -43,6 +45,7 @@ import {
   linkat,
   llistxattr,
   lsetxattr,
+  MAXSYMLINKS,
   mkdirat,
   mknodat,
   O_CLOEXEC,
@@ -58,8 +61,6 @@ import {
   utimensat,
 } from '@builder/native';
 
-const MAX_SYMLINKS = 40;
-const ELOOP = 40;
 const OPAQUE_XATTR = 'trusted.overlay.opaque';
 
 /** One layer's fd for a directory of the merged view. */
@@ -72,6 +73,17 @@ interface LayerDir {
 interface MergedDir {
   name: string;
   dirs: LayerDir[];
+}
+
+/** An entry of a merged directory: its topmost layer's fd and stat, and that layer's fd of the directory. */
+type TopEntry = LayerDir & { st: Stats; dirFd: number };
+
+/** Where a walk through the merged view ended: the merged directories from the root, and the final name. */
+interface Walked {
+  parents: MergedDir[];
+  name: string;
+  /** The final name's topmost entry (lookup). */
+  top?: TopEntry;
 }
 
 export interface LowerHit {
@@ -133,32 +145,10 @@ export class Lowers {
     const fds = new OpenFds();
     const release = () => fds.closeAll();
     try {
-      const root = this.mergedRoot(topFd, fds);
-      let stack: MergedDir[] = [root];
-      const parts = split(clean);
-      let links = 0;
-      while (parts.length) {
-        const name = parts.shift() as string;
-        if (name === '..') {
-          if (stack.length > 1) stack = stack.slice(0, -1);
-          continue;
-        }
-        const last = parts.length === 0;
-        const { top, merged } = mergeName(stack[stack.length - 1], name, fds);
-        if (!top) break;
-        if (top.st.isSymbolicLink() && !last) {
-          if (++links > MAX_SYMLINKS) throw new SyscallError('resolve', ELOOP, clean);
-          const target = readlinkat(top.fd, '');
-          if (target.startsWith('/')) stack = [root];
-          parts.unshift(...split(target));
-          continue;
-        }
-        if (last) {
-          const { layer, fd, st, dirFd } = top;
-          return { layer, fd, dirFd, st, parents: stack, name, release };
-        }
-        if (!top.st.isDirectory()) break; // ENOTDIR: nothing there
-        stack = [...stack, { name, dirs: merged }];
+      const found = this.walk(topFd, clean, fds, false);
+      if (found?.top) {
+        const { layer, fd, st, dirFd } = found.top;
+        return { layer, fd, dirFd, st, parents: found.parents, name: found.name, release };
       }
     } catch (err) {
       release();
@@ -180,31 +170,11 @@ export class Lowers {
   makeDirs(topFd: number, dir: string, onCreate: OnCreate): { fd: number; path: string } {
     const fds = new OpenFds();
     try {
-      const root = this.mergedRoot(topFd, fds);
-      let stack: MergedDir[] = [root];
-      const parts = split(dir);
-      let links = 0;
-      while (parts.length) {
-        const name = parts.shift() as string;
-        if (name === '..') {
-          if (stack.length > 1) stack = stack.slice(0, -1);
-          continue;
-        }
-        const { top, merged } = mergeName(stack[stack.length - 1], name, fds);
-        if (top?.st.isSymbolicLink()) {
-          if (++links > MAX_SYMLINKS) throw new SyscallError('resolve', ELOOP, dir);
-          const target = readlinkat(top.fd, '');
-          if (target.startsWith('/')) stack = [root];
-          parts.unshift(...split(target));
-          continue;
-        }
-        // A directory merges what the layers have; anything else becomes a new directory of this layer.
-        stack = [...stack, { name, dirs: top?.st.isDirectory() ? merged : [] }];
-      }
-      const fd = makeParents(topFd, stack, onCreate);
+      const { parents } = this.walk(topFd, dir, fds, true) as Walked;
+      const fd = makeParents(topFd, parents, onCreate);
       return {
         fd,
-        path: `/${stack
+        path: `/${parents
           .slice(1)
           .map((d) => d.name)
           .join('/')}`,
@@ -212,6 +182,48 @@ export class Lowers {
     } finally {
       fds.closeAll();
     }
+  }
+
+  /**
+   * The one walk through the merged view, symlinks followed with chroot rules (an absolute target
+   * restarts at the merged root, `..` never climbs above it), MAXSYMLINKS at most.
+   * - `create` false (lookup): the final component is not followed; its topmost entry is the walk's
+   *   `top`. Undefined when a name is missing or a non-directory is on the way, or the path is the root.
+   * - `create` true (makeDirs): every component is followed, the final one too; a name that is missing
+   *   or not a directory in the merged view is walked as a new directory of this layer (no lower
+   *   contributes to it). `parents` then ends with the directory itself.
+   */
+  private walk(topFd: number, path: string, fds: OpenFds, create: boolean): Walked | undefined {
+    const root = this.mergedRoot(topFd, fds);
+    let stack: MergedDir[] = [root];
+    const parts = split(path);
+    let links = 0;
+    while (parts.length) {
+      const name = parts.shift() as string;
+      if (name === '..') {
+        if (stack.length > 1) stack = stack.slice(0, -1);
+        continue;
+      }
+      const last = parts.length === 0;
+      const { top, merged } = mergeName(stack[stack.length - 1], name, fds);
+      if (top?.st.isSymbolicLink() && (create || !last)) {
+        if (++links > MAXSYMLINKS) throw new SyscallError('resolve', ELOOP, path);
+        const target = readlinkat(top.fd, '');
+        if (target.startsWith('/')) stack = [root];
+        parts.unshift(...split(target));
+        continue;
+      }
+      if (create) {
+        // A directory merges what the layers have; anything else becomes a new directory of this layer.
+        stack = [...stack, { name, dirs: top?.st.isDirectory() ? merged : [] }];
+        continue;
+      }
+      if (!top) return undefined;
+      if (last) return { parents: stack, name, top };
+      if (!top.st.isDirectory()) return undefined; // ENOTDIR: nothing there
+      stack = [...stack, { name, dirs: merged }];
+    }
+    return create ? { parents: stack, name: '' } : undefined;
   }
 
   /** The root of the merged view: the layer `topFd`, then the lowers down to the first opaque root. */
@@ -320,12 +332,8 @@ class OpenFds {
  * directories of that name merge (a whiteout hides the name here and below, a non-directory hides
  * everything below it, an opaque directory ends the merge).
  */
-function mergeName(
-  dir: MergedDir,
-  name: string,
-  fds: OpenFds,
-): { top?: LayerDir & { st: Stats; dirFd: number }; merged: LayerDir[] } {
-  let top: (LayerDir & { st: Stats; dirFd: number }) | undefined;
+function mergeName(dir: MergedDir, name: string, fds: OpenFds): { top?: TopEntry; merged: LayerDir[] } {
+  let top: TopEntry | undefined;
   const merged: LayerDir[] = [];
   for (const d of dir.dirs) {
     const fd = fds.open(d.fd, name);

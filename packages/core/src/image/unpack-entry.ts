@@ -2,10 +2,10 @@
 // what the layer store runs (a worker thread); `unpackLayer` is the same work on the calling thread.
 // Kept out of the main entry. Importing it is cheap: the unpacker and its native code (koffi) load in
 // the worker, or here on the first unpackLayer call.
-import type { UnpackOptions, UnpackResult } from './layers/unpack.js';
+import type { UnpackOptions, UnpackResult } from './unpack/unpack-layer.js';
 
-export type { LayerFormat, UnpackOptions, UnpackResult } from './layers/unpack.js';
-export { unpackInWorker } from './layers/unpack-client.js';
+export { unpackInWorker } from './unpack/unpack-client.js';
+export type { LayerFormat, UnpackOptions, UnpackResult } from './unpack/unpack-layer.js';
 
 /** Unpack a layer on the calling thread (its file system calls block it); see unpackInWorker. */
 export async function unpackLayer(
@@ -13,6 +13,6 @@ export async function unpackLayer(
   dest: string,
   opts: UnpackOptions,
 ): Promise<UnpackResult> {
-  const unpacker = await import('./layers/unpack.js');
+  const unpacker = await import('./unpack/unpack-layer.js');
   return unpacker.unpackLayer(input, dest, opts);
 }

@@ -5,8 +5,8 @@
 import { Readable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { FileRing } from './hash-ring.js';
-import { type UnpackResult, unpackFileRing, unpackLayer } from './unpack.js';
 import type { FromWorker, ToWorker, WorkerInit } from './unpack-client.js';
+import { type UnpackResult, unpackFileRing, unpackLayer } from './unpack-layer.js';
 
 const port = parentPort;
 if (!port) throw new Error('unpack-worker runs only as a worker thread');

@@ -1,3 +1,4 @@
+// Whether an unpacked layer's root is opaque; native code, loaded by the store only after an unpack.
 import { hasCode, lgetxattr } from '@builder/native';
 
 /**

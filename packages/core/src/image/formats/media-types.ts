@@ -1,4 +1,7 @@
-export type Compression = 'none' | 'gzip' | 'zstd';
+// The media types of image manifests, configs and layers, and what each layer type says of its compression.
+import type { Compression } from '../compression.js';
+
+export type { Compression } from '../compression.js';
 
 export const MEDIA_TYPE = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',
@@ -31,19 +34,6 @@ const LAYER_TYPES: ReadonlyMap<string, Compression> = new Map([
 /** How a layer of this media type is compressed, or undefined for a media type that is not a layer we know. */
 export function layerCompression(mediaType: string): Compression | undefined {
   return LAYER_TYPES.get(mediaType);
-}
-
-/**
- * The compression of a blob, from its first 4 bytes: gzip 1f 8b; zstd 28 b5 2f fd, or a zstd skippable
- * frame (5X 2a 4d 18); anything else: none (the unpacker refuses bzip2 and xz by their magic).
- */
-export function sniffCompression(head: Uint8Array): Compression {
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
-  if (head.length >= 4 && (head[0] & 0xf0) === 0x50 && head[1] === 0x2a && head[2] === 0x4d && head[3] === 0x18) {
-    return 'zstd';
-  }
-  return 'none';
 }
 
 /** The OCI layer media type for a compression. */

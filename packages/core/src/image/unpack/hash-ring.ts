@@ -17,39 +17,27 @@
 // The worker costs ~30 ms to start and ~13 MB of memory. One that has not started after START_MS is
 // given up: the unpacking thread then reads and hashes itself (nothing is lost either way).
 //
-// Control words (Int32, at the start of the SharedArrayBuffer); every wait re-checks its word, so no
-// wake-up is lost:
-//   FILLED   slots filled. HashRing: twice that, +1 once the input has ended.
-//   HASHED   slots hashed (HashRing).
-//   TAKEN    slots the unpacking thread is done with (FileRing).
-//   DONE     1 when the digest is in DIGEST; 2: the worker failed, its error text follows.
-//   STARTED  1 once the worker runs; 2: it was given up on before that.
-//   ABORT    1: the worker stops (FileRing: it may be waiting for a free slot).
-// A FileRing's byte count is a Float64 after the control words.
+// The shared memory's layout is in ring-layout.ts; the worker's code in hash-worker.ts.
 import type { Hash } from 'node:crypto';
 import { readSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { LayerError } from '../errors.js';
-
-const FILLED = 0;
-const HASHED = 1;
-const TAKEN = 2;
-const DONE = 3;
-const STARTED = 4;
-const ABORT = 5;
-const CTL_WORDS = 8;
-const BYTES = CTL_WORDS * 4; // byte offset of the Float64 byte count
-const LENGTHS = BYTES + 8; // byte offset of one Int32 length per slot
-const DIGEST_BYTES = 32;
-const ERROR_BYTES = 1024;
-
-/**
- * A new sha256. node:crypto loads on first use: the threads that only hand slots over or take them
- * (the main thread, the unpack worker of a plain file) never load it, and start sooner.
- */
-export function sha256(): Hash {
-  return process.getBuiltinModule('node:crypto').createHash('sha256');
-}
+import { LayerError } from '../../errors.js';
+import { digestOf, sha256 } from '../digest.js';
+import {
+  ABORT,
+  BYTES,
+  CTL_WORDS,
+  DIGEST_BYTES,
+  DONE,
+  ERROR_BYTES,
+  FILLED,
+  HASHED,
+  type HashWorkerData,
+  LENGTHS,
+  STARTED,
+  TAKEN,
+} from './ring-layout.js';
+import { workerFile } from './worker-files.js';
 
 /** Slot size: one read of a layer file, or that much of a stream. */
 export const SLOT_BYTES = 1 << 20;
@@ -77,74 +65,6 @@ const START_MS = 3_000;
 const STALL_MS = 60_000;
 const CANCELLED = 2;
 
-// One source for both kinds: `fd` given means read the file (FileRing), else hash what is filled.
-const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const { createHash } = require('node:crypto');
-const { readSync } = require('node:fs');
-const { sab, slots, slotSize, dataOffset, digestOffset, fd } = workerData;
-const ctl = new Int32Array(sab, 0, ${CTL_WORDS});
-const bytes = new Float64Array(sab, ${BYTES}, 1);
-const lengths = new Int32Array(sab, ${LENGTHS}, slots);
-const data = Buffer.from(sab, dataOffset, slots * slotSize);
-const out = Buffer.from(sab, digestOffset, ${DIGEST_BYTES + ERROR_BYTES});
-const slotAt = (seq) => data.subarray((seq % slots) * slotSize, (seq % slots + 1) * slotSize);
-// Wait until ready() (re-checked whenever ctl[word] changes); false when told to stop.
-const wait = (word, ready) => {
-  for (;;) {
-    const v = Atomics.load(ctl, word);
-    if (ready()) return true;
-    if (Atomics.load(ctl, ${ABORT})) return false;
-    Atomics.wait(ctl, word, v, 1000);
-  }
-};
-const finish = (code) => {
-  Atomics.store(ctl, ${DONE}, code);
-  Atomics.notify(ctl, ${DONE});
-  Atomics.notify(ctl, ${FILLED});
-};
-// Hashes everything; false when told to stop first.
-const run = (hash) => {
-  if (fd !== undefined) {
-    let pos = 0;
-    for (let seq = 0; ; seq++) {
-      if (!wait(${TAKEN}, () => Atomics.load(ctl, ${TAKEN}) > seq - slots)) return false;
-      const slot = slotAt(seq);
-      let n = 0;
-      for (let got = 1; got > 0 && n < slotSize; n += got) got = readSync(fd, slot, n, slotSize - n, pos + n);
-      pos += n;
-      lengths[seq % slots] = n;
-      bytes[0] = pos;
-      // Handed over before it is hashed: the unpacking thread only reads it, and only this thread refills it.
-      Atomics.store(ctl, ${FILLED}, seq + 1);
-      Atomics.notify(ctl, ${FILLED});
-      hash.update(slot.subarray(0, n));
-      if (n < slotSize) break;
-    }
-  } else {
-    for (let seq = 0; ; seq++) {
-      if (!wait(${FILLED}, () => Atomics.load(ctl, ${FILLED}) >> 1 > seq || Atomics.load(ctl, ${FILLED}) & 1)) return false;
-      if (Atomics.load(ctl, ${FILLED}) >> 1 <= seq) break;
-      hash.update(slotAt(seq).subarray(0, lengths[seq % slots]));
-      Atomics.store(ctl, ${HASHED}, seq + 1);
-      Atomics.notify(ctl, ${HASHED});
-    }
-  }
-  return true;
-};
-// Too late (given up on): the caller hashes itself.
-if (Atomics.compareExchange(ctl, ${STARTED}, 0, 1) === 0) try {
-  const hash = createHash('sha256');
-  if (run(hash)) {
-    hash.digest().copy(out, 0);
-    finish(1);
-  }
-} catch (err) {
-  out.write(String(err && err.message || err).slice(0, 500), ${DIGEST_BYTES});
-  finish(2);
-}
-`;
-
 /** sha256 on this thread (no ring, no copies): a compressed stream's diffID. */
 export class LocalHash {
   private readonly hash = sha256();
@@ -152,7 +72,7 @@ export class LocalHash {
     this.hash.update(chunk);
   }
   digest(): string {
-    return `sha256:${this.hash.digest('hex')}`;
+    return digestOf(this.hash);
   }
   abort(): void {}
 }
@@ -201,17 +121,15 @@ abstract class Ring {
   }
 
   protected spawn(fd?: number): void {
-    this.worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: {
-        sab: this.sab,
-        slots: this.slots,
-        slotSize: this.slotSize,
-        dataOffset: this.dataOffset,
-        digestOffset: this.digestOffset,
-        fd,
-      },
-    });
+    const workerData: HashWorkerData = {
+      sab: this.sab,
+      slots: this.slots,
+      slotSize: this.slotSize,
+      dataOffset: this.dataOffset,
+      digestOffset: this.digestOffset,
+      fd,
+    };
+    this.worker = new Worker(workerFile('hash-worker'), { workerData });
     this.worker.unref();
     this.worker.on('error', () => {}); // seen through DONE or the stall limit
   }
@@ -349,7 +267,7 @@ export class FileRing extends Ring {
 
   protected localDigest(): string {
     if (!this.local) throw new LayerError('the layer hashing thread was given up on after it started');
-    return `sha256:${this.local.digest('hex')}`;
+    return digestOf(this.local);
   }
 }
 
@@ -435,7 +353,7 @@ export class HashRing extends Ring {
   protected localDigest(): string {
     this.worker = undefined;
     this.hashLocally(this.filled);
-    return `sha256:${(this.local as Hash).digest('hex')}`;
+    return digestOf(this.local as Hash);
   }
 
   private hashLocally(upTo: number): void {

@@ -1,8 +1,10 @@
+// Reading an OCI image layout directory: oci-layout, index.json, the chosen manifest (through nested
+// indexes, by platform), its config, and its layers' descriptors.
 import { join } from 'node:path';
-import { ImageError } from '../errors.js';
+import { ImageError } from '../../errors.js';
 import { digestHex, fileSize, isObject, openVerified, parseJson, readJsonFile, readVerified } from './blob.js';
+import { diffIdsFromJson, imageConfigFromJson } from './config-json.js';
 import type { ImageLayer, ImageManifest } from './image.js';
-import { diffIdsFromJson, imageConfigFromJson } from './image-config.js';
 import { layerCompression, MEDIA_TYPE } from './media-types.js';
 
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';

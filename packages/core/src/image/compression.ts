@@ -1,13 +1,25 @@
-// What a layer blob is compressed with: sniffed from its first bytes, checked against its media type.
-// Kept apart from the unpacker so that the main thread can sniff a file without loading it.
+// What a blob is compressed with: sniffed from its first bytes, checked against its media type. Kept
+// apart from the unpacker so that the main thread can sniff a file without loading it.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { LayerError } from '../errors.js';
-import { type Compression, sniffCompression } from '../images/media-types.js';
 
-export type { Compression } from '../images/media-types.js';
+export type Compression = 'none' | 'gzip' | 'zstd';
 
-/** Bytes sniff() needs. */
+/** Bytes the sniffing needs (xz's magic is the longest). */
 export const SNIFF_BYTES = 6;
+
+/**
+ * The compression of a blob, from its first 4 bytes: gzip 1f 8b; zstd 28 b5 2f fd, or a zstd skippable
+ * frame (5X 2a 4d 18); anything else: none (the unpacker refuses bzip2 and xz by their magic, sniff).
+ */
+export function sniffCompression(head: Uint8Array): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
+  if (head.length >= 4 && (head[0] & 0xf0) === 0x50 && head[1] === 0x2a && head[2] === 0x4d && head[3] === 0x18) {
+    return 'zstd';
+  }
+  return 'none';
+}
 
 /** The compression of a layer blob from its first bytes; throws for the ones we do not read (bzip2, xz). */
 export function sniff(b: Buffer): Compression {
@@ -31,13 +43,28 @@ export function checkMediaType(mediaType: string, found: Compression): void {
   }
 }
 
-/** Open a layer blob file and sniff it; the fd is the caller's to close. */
+/** The first SNIFF_BYTES of an open file (fewer when it is shorter). */
+function headOf(fd: number): Buffer {
+  const head = Buffer.alloc(SNIFF_BYTES);
+  return head.subarray(0, readSync(fd, head, 0, head.length, 0));
+}
+
+/** The compression of a blob file, sniffCompression of its first bytes (a few bytes: a synchronous read). */
+export function sniffFile(file: string): Compression {
+  const fd = openSync(file, 'r');
+  try {
+    return sniffCompression(headOf(fd));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Open a layer blob file and sniff it (bzip2 and xz refused); the fd is the caller's to close. */
 export function openBlob(path: string): { fd: number; compression: Compression } {
   let fd = -1;
   try {
     fd = openSync(path, 'r');
-    const head = Buffer.alloc(SNIFF_BYTES);
-    return { fd, compression: sniff(head.subarray(0, readSync(fd, head, 0, head.length, 0))) };
+    return { fd, compression: sniff(headOf(fd)) };
   } catch (err) {
     if (fd >= 0) closeSync(fd);
     if (err instanceof LayerError) throw err;

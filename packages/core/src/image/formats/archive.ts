@@ -1,8 +1,10 @@
+// Archives of images (oci-archive, docker-archive): extracted with the system tar into a temp directory,
+// and paths inside them resolved without leaving it.
 import { spawn } from 'node:child_process';
 import { mkdtemp, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, sep } from 'node:path';
-import { ImageError } from '../errors.js';
+import { ImageError } from '../../errors.js';
 
 /**
  * Extracts an archive into a fresh temp directory with the system `tar` (GNU tar refuses members that

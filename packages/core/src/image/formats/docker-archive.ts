@@ -1,20 +1,14 @@
-import { open } from 'node:fs/promises';
+// Reading an extracted `docker save` archive (skopeo's docker-archive too): manifest.json, the chosen
+// image's config, and its layer files, each sniffed for its compression.
 import { basename, dirname } from 'node:path';
-import { ImageError } from '../errors.js';
+import { ImageError } from '../../errors.js';
+import { type Compression, sniffFile } from '../compression.js';
+import { DIGEST_RE, fileDigest } from '../digest.js';
 import { resolveInside } from './archive.js';
-import {
-  DIGEST_RE,
-  fileDigest,
-  fileSize,
-  isObject,
-  openVerified,
-  parseJson,
-  readJsonFile,
-  readVerified,
-} from './blob.js';
+import { fileSize, isObject, openVerified, parseJson, readJsonFile, readVerified } from './blob.js';
+import { diffIdsFromJson, imageConfigFromJson } from './config-json.js';
 import type { ImageLayer, ImageManifest } from './image.js';
-import { diffIdsFromJson, imageConfigFromJson } from './image-config.js';
-import { type Compression, layerCompression, MEDIA_TYPE, sniffCompression } from './media-types.js';
+import { layerCompression, MEDIA_TYPE } from './media-types.js';
 
 interface Entry {
   Config: string;
@@ -41,17 +35,6 @@ function dockerMediaType(c: Compression): string {
 function tagMatches(repoTag: string, ref: string): boolean {
   const want = /:[^/]*$/.test(ref) ? ref : `${ref}:latest`;
   return repoTag === want || repoTag === `docker.io/library/${want}` || repoTag === `docker.io/${want}`;
-}
-
-async function sniff(file: string): Promise<Compression> {
-  const fh = await open(file, 'r');
-  try {
-    const buf = Buffer.alloc(4);
-    const { bytesRead } = await fh.read(buf, 0, 4, 0);
-    return sniffCompression(buf.subarray(0, bytesRead));
-  } finally {
-    await fh.close();
-  }
 }
 
 /** Reads an extracted `docker save` archive (the classic layout and the OCI-layout variant both carry manifest.json). */
@@ -107,7 +90,7 @@ export async function readDockerArchive(dir: string, ref: string | undefined, wh
     const layerWhat = `${what}: layer ${rel}`;
     const file = await resolveInside(dir, rel, layerWhat);
     const size = await fileSize(file, layerWhat);
-    const compression = await sniff(file);
+    const compression = sniffFile(file);
     const source = entry.LayerSources?.[diffId];
     let digest =
       typeof source?.digest === 'string' && DIGEST_RE.test(source.digest) ? source.digest : digestFromName(rel);

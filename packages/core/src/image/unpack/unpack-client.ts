@@ -7,12 +7,12 @@
 // decompresses, checks and writes. Worker threads share the process's mount namespace, which is
 // the host's: unpacking never runs in a stage.
 import { closeSync, fstatSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { ImageError, LayerError } from '../errors.js';
-import { openBlob } from './compression.js';
+import { ImageError, LayerError } from '../../errors.js';
+import { openBlob } from '../compression.js';
 import { FileRing, type FileRingHandle, fileRingSlots, SLOT_BYTES } from './hash-ring.js';
-import type { UnpackOptions, UnpackResult } from './unpack.js';
+import type { UnpackOptions, UnpackResult } from './unpack-layer.js';
+import { workerFile } from './worker-files.js';
 
 /** What the worker is started with: a ring to unpack from, a file to read itself, or neither (the bytes come as messages). */
 export interface WorkerInit {
@@ -29,14 +29,6 @@ export type FromWorker =
   | { progress: number }
   | { done: UnpackResult }
   | { error: { name: string; message: string } };
-
-let workerFile: string | undefined;
-
-/** The worker's file: the package's `./unpack-worker` export (the built bundle). */
-function workerPath(): string {
-  workerFile ??= createRequire(import.meta.url).resolve('@builder/core/unpack-worker');
-  return workerFile;
-}
 
 /**
  * unpackLayer() in a worker thread: the same options, results and errors. The input is a stream, read
@@ -72,7 +64,7 @@ export function unpackInWorker(
   const init: WorkerInit = { dest, options: rest, ...source };
   let worker: Worker;
   try {
-    worker = new Worker(workerPath(), { workerData: init });
+    worker = new Worker(workerFile('unpack-worker'), { workerData: init });
   } catch (err) {
     return (ring ? ring.abort() : Promise.resolve()).then(() => {
       if (fd >= 0) closeSync(fd);

@@ -2,12 +2,13 @@
 // blob's presence and size checked; layer blobs are read (and their digests checked) when their
 // `open()` streams are consumed. The rootfs sources (plugins) map their transports onto these.
 
-import { open } from 'node:fs/promises';
+import { sniffFile } from '../compression.js';
+import { fileDigest } from '../digest.js';
 import { extractToTemp, removeDir } from './archive.js';
-import { fileDigest, fileSize, openVerified } from './blob.js';
+import { fileSize, openVerified } from './blob.js';
 import { readDockerArchive } from './docker-archive.js';
 import type { ImageManifest, OpenImage } from './image.js';
-import { type Compression, ociLayerMediaType, sniffCompression } from './media-types.js';
+import { ociLayerMediaType } from './media-types.js';
 import { OciLayout } from './oci-layout.js';
 
 /** An OCI image layout directory; `tag` picks a manifest by its ref.name annotation (else the only one). */
@@ -67,15 +68,7 @@ async function readRootfsTar(
   digestOf: (file: string) => Promise<string>,
 ): Promise<ImageManifest> {
   const size = await fileSize(file, what);
-  const fh = await open(file, 'r');
-  let compression: Compression;
-  try {
-    const buf = Buffer.alloc(4);
-    const { bytesRead } = await fh.read(buf, 0, 4, 0);
-    compression = sniffCompression(buf.subarray(0, bytesRead));
-  } finally {
-    await fh.close();
-  }
+  const compression = sniffFile(file);
   const digest = await digestOf(file);
   return {
     layers: [

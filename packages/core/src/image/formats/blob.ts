@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto';
+// Reading the blobs of an image: digests checked (whole small blobs, or streams of layer blobs that
+// fail at their end), JSON parsed, sizes taken; every failure an ImageError naming what was read.
 // Small blobs (index, manifests, configs) are read with synchronous calls: a few kilobytes each, on
 // the start-up path of every run on an image, where a thread-pool round trip costs more than the read.
 import { createReadStream, readFileSync, type Stats, statSync } from 'node:fs';
 import { pipeline, Transform, type TransformCallback } from 'node:stream';
-import { ImageError } from '../errors.js';
-
-export const DIGEST_RE = /^sha256:([0-9a-f]{64})$/;
+import { ImageError } from '../../errors.js';
+import { DIGEST_RE, digestOf, sha256, sha256Of } from '../digest.js';
 
 /** The hex part of a `sha256:<hex>` digest, or an ImageError naming `what`. */
 export function digestHex(digest: unknown, what: string): string {
@@ -16,7 +16,7 @@ export function digestHex(digest: unknown, what: string): string {
 
 /** A pass-through stream that fails at its end when the bytes' sha256 or count differ from the expected ones. */
 export class VerifyStream extends Transform {
-  private readonly hash = createHash('sha256');
+  private readonly hash = sha256();
   private count = 0;
   constructor(
     private readonly digest: string,
@@ -35,7 +35,7 @@ export class VerifyStream extends Transform {
       cb(new ImageError(`${this.what}: size mismatch: expected ${this.size} bytes, read ${this.count}`));
       return;
     }
-    const got = `sha256:${this.hash.digest('hex')}`;
+    const got = digestOf(this.hash);
     if (got !== this.digest) {
       cb(new ImageError(`${this.what}: digest mismatch: expected ${this.digest}, got ${got}`));
       return;
@@ -73,16 +73,9 @@ export async function readVerified(
   if (size !== undefined && data.length !== size) {
     throw new ImageError(`${what}: size mismatch: expected ${size} bytes, found ${data.length}`);
   }
-  const got = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+  const got = sha256Of(data);
   if (got !== digest) throw new ImageError(`${what}: digest mismatch: expected ${digest}, got ${got}`);
   return data;
-}
-
-/** sha256 of a file, as `sha256:<hex>`. */
-export async function fileDigest(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return `sha256:${hash.digest('hex')}`;
 }
 
 /** Size of a regular file, or an ImageError naming `what` when it is missing or not a file. */

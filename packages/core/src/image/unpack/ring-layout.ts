@@ -1,0 +1,37 @@
+// The shared memory of a hash ring (hash-ring.ts), as both its sides see it: the unpacking thread's ring
+// classes and the hashing thread (hash-worker.ts).
+//
+// Control words (Int32, at the start of the SharedArrayBuffer); every wait re-checks its word, so no
+// wake-up is lost:
+//   FILLED   slots filled. HashRing: twice that, +1 once the input has ended.
+//   HASHED   slots hashed (HashRing).
+//   TAKEN    slots the unpacking thread is done with (FileRing).
+//   DONE     1 when the digest is in DIGEST; 2: the worker failed, its error text follows.
+//   STARTED  1 once the worker runs; 2: it was given up on before that.
+//   ABORT    1: the worker stops (FileRing: it may be waiting for a free slot).
+// A FileRing's byte count is a Float64 after the control words, then one Int32 length per slot; the
+// slots start at the next 64-byte boundary; the digest (and a failed worker's error text) follows them.
+
+export const FILLED = 0;
+export const HASHED = 1;
+export const TAKEN = 2;
+export const DONE = 3;
+export const STARTED = 4;
+export const ABORT = 5;
+export const CTL_WORDS = 8;
+/** Byte offset of the Float64 byte count. */
+export const BYTES = CTL_WORDS * 4;
+/** Byte offset of one Int32 length per slot. */
+export const LENGTHS = BYTES + 8;
+export const DIGEST_BYTES = 32;
+export const ERROR_BYTES = 1024;
+
+/** What the hashing thread is started with. `fd` given: read that file into the slots (FileRing). */
+export interface HashWorkerData {
+  sab: SharedArrayBuffer;
+  slots: number;
+  slotSize: number;
+  dataOffset: number;
+  digestOffset: number;
+  fd?: number;
+}
