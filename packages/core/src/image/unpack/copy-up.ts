@@ -49,7 +49,6 @@ import {
   mkdirat,
   mknodat,
   O_CLOEXEC,
-  O_DIRECTORY,
   O_NOFOLLOW,
   O_PATH,
   openat,
@@ -60,6 +59,7 @@ import {
   unlinkat,
   utimensat,
 } from '@builder/native';
+import { DIR_PATH_FLAGS, SUBDIR_PATH_FLAGS } from './fd-flags.js';
 
 const OPAQUE_XATTR = 'trusted.overlay.opaque';
 
@@ -125,7 +125,7 @@ export class Lowers {
 
   constructor(private readonly dirs: readonly string[]) {
     try {
-      for (const dir of dirs) this.fds.push(openat(AT_FDCWD, dir, O_PATH | O_DIRECTORY | O_CLOEXEC));
+      for (const dir of dirs) this.fds.push(openat(AT_FDCWD, dir, DIR_PATH_FLAGS));
     } catch (err) {
       this.close();
       throw err;
@@ -363,14 +363,14 @@ const pathOf = (hit: LowerHit) => `${hit.parents.map((p) => p.name).join('/')}/$
  * of the last one (the caller closes it).
  */
 function makeParents(topFd: number, parents: readonly MergedDir[], onCreate: OnCreate): number {
-  let dirFd = openat(topFd, '.', O_PATH | O_DIRECTORY | O_CLOEXEC);
+  let dirFd = openat(topFd, '.', DIR_PATH_FLAGS);
   let path = '';
   try {
     for (const parent of parents.slice(1)) {
       path = `${path}/${parent.name}`;
       let next: number;
       try {
-        next = openat(dirFd, parent.name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+        next = openat(dirFd, parent.name, SUBDIR_PATH_FLAGS);
       } catch (err) {
         if (hasCode(err, 'ENOTDIR') || hasCode(err, 'ELOOP')) {
           const st = lstatSync(`${fdPath(dirFd)}/${parent.name}`);
@@ -378,7 +378,7 @@ function makeParents(topFd: number, parents: readonly MergedDir[], onCreate: OnC
           unlinkat(dirFd, parent.name, 0);
         } else if (!hasCode(err, 'ENOENT')) throw err;
         mkdirat(dirFd, parent.name, 0o700);
-        next = openat(dirFd, parent.name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+        next = openat(dirFd, parent.name, SUBDIR_PATH_FLAGS);
         const from = parent.dirs.find((d) => d.layer > 0)?.fd;
         if (from === undefined || parent.dirs[0].layer === 0) {
           fchmodat(dirFd, parent.name, 0o755);

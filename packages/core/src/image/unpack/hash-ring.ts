@@ -25,15 +25,13 @@ import { LayerError } from '../../errors.js';
 import { digestOf, sha256 } from '../digest.js';
 import {
   ABORT,
-  BYTES,
-  CTL_WORDS,
   DIGEST_BYTES,
   DONE,
-  ERROR_BYTES,
   FILLED,
   HASHED,
   type HashWorkerData,
-  LENGTHS,
+  ringBytes,
+  ringMemory,
   STARTED,
   TAKEN,
 } from './ring-layout.js';
@@ -93,8 +91,8 @@ abstract class Ring {
   protected readonly ctl: Int32Array;
   protected readonly lengths: Int32Array;
   protected readonly data: Buffer;
-  private readonly dataOffset: number;
-  private readonly digestOffset: number;
+  protected readonly bytesRead: Float64Array;
+  private readonly out: Buffer;
   /** The worker, when this thread started it. */
   protected worker?: Worker;
   /** Hashing here: no worker, or it was given up on before it started. */
@@ -107,12 +105,14 @@ abstract class Ring {
     this.startMs = startMs;
     this.slots = slots;
     this.slotSize = slotSize;
-    this.dataOffset = Math.ceil((LENGTHS + 4 * slots) / 64) * 64;
-    this.digestOffset = this.dataOffset + slots * slotSize;
-    this.sab = sab ?? new SharedArrayBuffer(this.digestOffset + DIGEST_BYTES + ERROR_BYTES);
-    this.ctl = new Int32Array(this.sab, 0, CTL_WORDS);
-    this.lengths = new Int32Array(this.sab, LENGTHS, slots);
-    this.data = Buffer.from(this.sab, this.dataOffset, slots * slotSize);
+    this.sab = sab ?? new SharedArrayBuffer(ringBytes(slots, slotSize));
+    ({
+      ctl: this.ctl,
+      lengths: this.lengths,
+      data: this.data,
+      bytes: this.bytesRead,
+      out: this.out,
+    } = ringMemory(this.sab, slots, slotSize));
   }
 
   protected slot(seq: number): Buffer {
@@ -125,8 +125,6 @@ abstract class Ring {
       sab: this.sab,
       slots: this.slots,
       slotSize: this.slotSize,
-      dataOffset: this.dataOffset,
-      digestOffset: this.digestOffset,
       fd,
     };
     this.worker = new Worker(workerFile('hash-worker'), { workerData });
@@ -164,14 +162,14 @@ abstract class Ring {
     if (Atomics.load(this.ctl, DONE) === 2) throw this.workerError();
     this.worker = undefined; // it exits by itself
     this.threaded = true;
-    return `sha256:${Buffer.from(this.sab, this.digestOffset, DIGEST_BYTES).toString('hex')}`;
+    return `sha256:${this.out.subarray(0, DIGEST_BYTES).toString('hex')}`;
   }
 
   /** The digest of what this thread hashed (after the worker was given up on, or without one). */
   protected abstract localDigest(): string;
 
   private workerError(): LayerError {
-    const out = Buffer.from(this.sab, this.digestOffset + DIGEST_BYTES, ERROR_BYTES);
+    const out = this.out.subarray(DIGEST_BYTES);
     return new LayerError(`cannot read or hash the layer: ${out.toString('utf8', 0, out.indexOf(0))}`);
   }
 
@@ -257,7 +255,7 @@ export class FileRing extends Ring {
 
   /** Bytes read from the file (all of it once take() has returned undefined). */
   get bytes(): number {
-    return this.local ? this.readHere : new Float64Array(this.sab, BYTES, 1)[0];
+    return this.local ? this.readHere : this.bytesRead[0];
   }
 
   /** The file's sha256, `sha256:<hex>`, once take() has returned undefined. */

@@ -9,25 +9,18 @@ import { workerData } from 'node:worker_threads';
 import { sha256 } from '../digest.js';
 import {
   ABORT,
-  BYTES,
-  CTL_WORDS,
   DIGEST_BYTES,
   DONE,
-  ERROR_BYTES,
   FILLED,
   HASHED,
   type HashWorkerData,
-  LENGTHS,
+  ringMemory,
   STARTED,
   TAKEN,
 } from './ring-layout.js';
 
-const { sab, slots, slotSize, dataOffset, digestOffset, fd } = workerData as HashWorkerData;
-const ctl = new Int32Array(sab, 0, CTL_WORDS);
-const bytes = new Float64Array(sab, BYTES, 1);
-const lengths = new Int32Array(sab, LENGTHS, slots);
-const data = Buffer.from(sab, dataOffset, slots * slotSize);
-const out = Buffer.from(sab, digestOffset, DIGEST_BYTES + ERROR_BYTES);
+const { sab, slots, slotSize, fd } = workerData as HashWorkerData;
+const { ctl, bytes, lengths, data, out } = ringMemory(sab, slots, slotSize);
 const slotAt = (seq: number) => data.subarray((seq % slots) * slotSize, ((seq % slots) + 1) * slotSize);
 
 /** Wait until ready() (re-checked whenever ctl[word] changes); false when told to stop. */

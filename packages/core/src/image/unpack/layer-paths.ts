@@ -23,8 +23,6 @@ import {
   hasCode,
   lgetxattr,
   O_CLOEXEC,
-  O_DIRECTORY,
-  O_NOFOLLOW,
   O_PATH,
   openat,
   resolveInRoot,
@@ -32,6 +30,7 @@ import {
   unlinkat,
 } from '@builder/native';
 import { Lowers } from './copy-up.js';
+import { DIR_PATH_FLAGS, SUBDIR_PATH_FLAGS } from './fd-flags.js';
 import { join, parentOf } from './names.js';
 
 /** How a layer is written: 'overlay', into its own directory (an overlay lowerdir later), whiteouts as
@@ -101,7 +100,7 @@ export abstract class LayerPaths {
     protected readonly format: LayerFormat,
     lowers?: readonly string[],
   ) {
-    this.rootFd = openat(AT_FDCWD, dest, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    this.rootFd = openat(AT_FDCWD, dest, DIR_PATH_FLAGS);
     if (lowers?.length) {
       try {
         this.lowers = new Lowers(lowers);
@@ -142,7 +141,7 @@ export abstract class LayerPaths {
       const name = dir.slice(i + 1);
       try {
         // A non-directory fails with ENOTDIR (a symlink too: O_NOFOLLOW).
-        const fd = openat(up.fd, name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+        const fd = openat(up.fd, name, SUBDIR_PATH_FLAGS);
         const path = join(up.path, name);
         // A directory whose metadata this layer set: its owner is known, no fstat (overlay format:
         // flat format wants the times of lower directories).

@@ -31,7 +31,36 @@ export interface HashWorkerData {
   sab: SharedArrayBuffer;
   slots: number;
   slotSize: number;
-  dataOffset: number;
-  digestOffset: number;
   fd?: number;
+}
+
+/** The views both threads make on a ring's shared memory. */
+export interface RingMemory {
+  ctl: Int32Array;
+  /** A FileRing's count of bytes read. */
+  bytes: Float64Array;
+  lengths: Int32Array;
+  /** The slots, one after another. */
+  data: Buffer;
+  /** The digest (DIGEST_BYTES), then a failed worker's error text (ERROR_BYTES). */
+  out: Buffer;
+}
+
+/** The offset of the slots: after the lengths, at the next 64-byte boundary. */
+const dataOffset = (slots: number) => Math.ceil((LENGTHS + 4 * slots) / 64) * 64;
+
+/** The size of the shared memory of a ring of `slots` slots of `slotSize` bytes. */
+export const ringBytes = (slots: number, slotSize: number) =>
+  dataOffset(slots) + slots * slotSize + DIGEST_BYTES + ERROR_BYTES;
+
+/** The views on `sab`, laid out for `slots` slots of `slotSize` bytes. */
+export function ringMemory(sab: SharedArrayBuffer, slots: number, slotSize: number): RingMemory {
+  const data = dataOffset(slots);
+  return {
+    ctl: new Int32Array(sab, 0, CTL_WORDS),
+    bytes: new Float64Array(sab, BYTES, 1),
+    lengths: new Int32Array(sab, LENGTHS, slots),
+    data: Buffer.from(sab, data, slots * slotSize),
+    out: Buffer.from(sab, data + slots * slotSize, DIGEST_BYTES + ERROR_BYTES),
+  };
 }

@@ -21,8 +21,6 @@ import {
   mknodat,
   O_CLOEXEC,
   O_DIRECTORY,
-  O_NOFOLLOW,
-  O_PATH,
   O_RDONLY,
   openat,
   resolveInRoot,
@@ -30,6 +28,7 @@ import {
   unlinkat,
 } from '@builder/native';
 import { LayerError } from '../../errors.js';
+import { SUBDIR_PATH_FLAGS } from './fd-flags.js';
 import { LayerPaths, type Parent } from './layer-paths.js';
 import { depth, join, parentOf } from './names.js';
 import type { TarEntry } from './tar-scan.js';
@@ -149,7 +148,7 @@ export abstract class WhiteoutRules extends LayerPaths {
       if (!this.upperPaths.has(path)) {
         this.remove(dirFd, name, path, st);
       } else if (st.isDirectory()) {
-        const sub = openat(dirFd, name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+        const sub = openat(dirFd, name, SUBDIR_PATH_FLAGS);
         try {
           this.removeLowerChildren(sub, path);
         } finally {
