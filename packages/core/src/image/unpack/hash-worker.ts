@@ -7,20 +7,10 @@ import type { Hash } from 'node:crypto';
 import { readSync } from 'node:fs';
 import { workerData } from 'node:worker_threads';
 import { sha256 } from '../digest.js';
-import {
-  ABORT,
-  DIGEST_BYTES,
-  DONE,
-  FILLED,
-  HASHED,
-  type HashWorkerData,
-  ringMemory,
-  STARTED,
-  TAKEN,
-} from './ring-layout.js';
+import * as ring from './ring-layout.js';
 
-const { sab, slots, slotSize, fd } = workerData as HashWorkerData;
-const { ctl, bytes, lengths, data, out } = ringMemory(sab, slots, slotSize);
+const { sab, slots, slotSize, fd } = workerData as ring.HashWorkerData;
+const { ctl, bytes, lengths, data, out } = ring.ringMemory(sab, slots, slotSize);
 const slotAt = (seq: number) => data.subarray((seq % slots) * slotSize, ((seq % slots) + 1) * slotSize);
 
 /** Wait until ready() (re-checked whenever ctl[word] changes); false when told to stop. */
@@ -28,22 +18,22 @@ function wait(word: number, ready: () => boolean): boolean {
   for (;;) {
     const v = Atomics.load(ctl, word);
     if (ready()) return true;
-    if (Atomics.load(ctl, ABORT)) return false;
+    if (Atomics.load(ctl, ring.ABORT)) return false;
     Atomics.wait(ctl, word, v, 1000);
   }
 }
 
 function finish(code: number): void {
-  Atomics.store(ctl, DONE, code);
-  Atomics.notify(ctl, DONE);
-  Atomics.notify(ctl, FILLED);
+  Atomics.store(ctl, ring.DONE, code);
+  Atomics.notify(ctl, ring.DONE);
+  Atomics.notify(ctl, ring.FILLED);
 }
 
 /** FileRing: read the file into the slots, each handed over, then hashed; false when told to stop first. */
 function readFile(hash: Hash, file: number): boolean {
   let pos = 0;
   for (let seq = 0; ; seq++) {
-    if (!wait(TAKEN, () => Atomics.load(ctl, TAKEN) > seq - slots)) return false;
+    if (!wait(ring.TAKEN, () => Atomics.load(ctl, ring.TAKEN) > seq - slots)) return false;
     const slot = slotAt(seq);
     let n = 0;
     for (let got = 1; got > 0 && n < slotSize; n += got) got = readSync(file, slot, n, slotSize - n, pos + n);
@@ -51,8 +41,8 @@ function readFile(hash: Hash, file: number): boolean {
     lengths[seq % slots] = n;
     bytes[0] = pos;
     // Handed over before it is hashed: the unpacking thread only reads it, and only this thread refills it.
-    Atomics.store(ctl, FILLED, seq + 1);
-    Atomics.notify(ctl, FILLED);
+    Atomics.store(ctl, ring.FILLED, seq + 1);
+    Atomics.notify(ctl, ring.FILLED);
     hash.update(slot.subarray(0, n));
     if (n < slotSize) return true;
   }
@@ -61,18 +51,20 @@ function readFile(hash: Hash, file: number): boolean {
 /** HashRing: hash the slots as they are filled, to the input's end; false when told to stop first. */
 function hashSlots(hash: Hash): boolean {
   for (let seq = 0; ; seq++) {
-    if (!wait(FILLED, () => Atomics.load(ctl, FILLED) >> 1 > seq || (Atomics.load(ctl, FILLED) & 1) !== 0)) {
+    if (
+      !wait(ring.FILLED, () => Atomics.load(ctl, ring.FILLED) >> 1 > seq || (Atomics.load(ctl, ring.FILLED) & 1) !== 0)
+    ) {
       return false;
     }
-    if (Atomics.load(ctl, FILLED) >> 1 <= seq) return true;
+    if (Atomics.load(ctl, ring.FILLED) >> 1 <= seq) return true;
     hash.update(slotAt(seq).subarray(0, lengths[seq % slots]));
-    Atomics.store(ctl, HASHED, seq + 1);
-    Atomics.notify(ctl, HASHED);
+    Atomics.store(ctl, ring.HASHED, seq + 1);
+    Atomics.notify(ctl, ring.HASHED);
   }
 }
 
 // Too late (given up on): the caller hashes itself.
-if (Atomics.compareExchange(ctl, STARTED, 0, 1) === 0) {
+if (Atomics.compareExchange(ctl, ring.STARTED, 0, 1) === 0) {
   try {
     const hash = sha256();
     if (fd !== undefined ? readFile(hash, fd) : hashSlots(hash)) {
@@ -80,7 +72,7 @@ if (Atomics.compareExchange(ctl, STARTED, 0, 1) === 0) {
       finish(1);
     }
   } catch (err) {
-    out.write(String((err as { message?: unknown } | null)?.message || err).slice(0, 500), DIGEST_BYTES);
+    out.write(String((err as { message?: unknown } | null)?.message || err).slice(0, 500), ring.DIGEST_BYTES);
     finish(2);
   }
 }
