@@ -89,7 +89,7 @@ await Promise.all([
   build({
     ...common,
     absWorkingDir: pkg('native'),
-    entryPoints: { index: 'dist/index.js', ops: 'dist/ops.js' },
+    entryPoints: { index: 'dist/index.js', pure: 'dist/pure.js' },
     outdir: 'bundle',
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',

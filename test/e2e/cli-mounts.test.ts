@@ -14,7 +14,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type MountInfo, parseMountInfo } from '@builder/native/ops';
+import { type MountInfo, parseMountInfo } from '@builder/native/pure';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { builder, type Finished, run } from '../helpers/cli.js';
 import { mountsUnder, requireRoot } from '../helpers/host.js';

@@ -3,7 +3,7 @@
 // /proc/self/mountinfo read inside. Per-mount options are compared whole, in the kernel's order
 // (ro|rw, nosuid, nodev, noexec, then the access-time mode: relatime unless strictatime was asked).
 import { createEngine, type Engine, type MountSpec } from '@builder/core';
-import type { MountInfo } from '@builder/native/ops';
+import type { MountInfo } from '@builder/native/pure';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { inside, removeCaptures } from '../helpers/engine-run.js';
 import { mountsUnder, requireRoot } from '../helpers/host.js';

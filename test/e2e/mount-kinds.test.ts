@@ -19,7 +19,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { BuilderError, createEngine, type Engine, type MountSpec } from '@builder/core';
-import { type MountInfo, parseMountInfo } from '@builder/native/ops';
+import { type MountInfo, parseMountInfo } from '@builder/native/pure';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/cli.js';
 import { inside, removeCaptures, runScript } from '../helpers/engine-run.js';

@@ -19,7 +19,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseMountInfo } from '@builder/native/ops';
+import { parseMountInfo } from '@builder/native/pure';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BUILDER, type Finished, run, type Started, startBuilder, waitFor } from '../helpers/cli.js';
 import { alive, mountsUnder, pidsMatching, requireRoot } from '../helpers/host.js';

@@ -2,7 +2,7 @@
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type MountInfo, parseMountInfo } from '@builder/native/ops';
+import { type MountInfo, parseMountInfo } from '@builder/native/pure';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { run, startBuilder, termForwarded, waitFor } from '../helpers/cli.js';
 import { alive, hostMounts, mountsUnder, pidsMatching, requireRoot } from '../helpers/host.js';

@@ -11,7 +11,7 @@ import { closeSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lookupContainerUser, O_CLOEXEC, O_DIRECTORY, O_PATH, open } from '@builder/native';
-import { parseUserSpec, UserLookupError } from '@builder/native/ops';
+import { parseUserSpec, UserLookupError } from '@builder/native/pure';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mountsUnder, requireRoot } from '../helpers/host.js';
 import { requireTools } from '../helpers/tools.js';

@@ -3,7 +3,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Engine, MountSpec, RunResult } from '@builder/core';
-import { type MountInfo, parseMountInfo } from '@builder/native/ops';
+import { type MountInfo, parseMountInfo } from '@builder/native/pure';
 
 export interface Captured {
   result: RunResult;

@@ -1,7 +1,7 @@
 // Facts about the host, read the way an outside observer would.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { unescapeMountField } from '@builder/native/ops';
+import { unescapeMountField } from '@builder/native/pure';
 
 /** The host's mount table, as text (mount ids included: any mount or unmount changes it). */
 export const hostMounts = (): string => readFileSync('/proc/self/mountinfo', 'utf8');

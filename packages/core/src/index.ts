@@ -15,7 +15,7 @@ export type {
   RootfsPlan,
   StagePlan,
   SymlinkOp,
-} from '@builder/native/ops';
+} from '@builder/native/pure';
 export {
   flagWordsWhere,
   isFlagWord,
@@ -25,7 +25,7 @@ export {
   MOUNT_WORDS,
   oppositeFlagWord,
   PROPAGATIONS,
-} from '@builder/native/ops';
+} from '@builder/native/pure';
 export { type BuilderConfig, DEFAULT_CONFIG_FILE, loadConfig } from './config.js';
 export {
   addFlagWord,

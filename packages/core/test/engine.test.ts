@@ -14,7 +14,7 @@ import {
   SpecError,
 } from '@builder/core';
 import { ContainerModule, injectable } from '@builder/core/di';
-import { mountFlags } from '@builder/native/ops';
+import { mountFlags } from '@builder/native/pure';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let engine: Engine;

@@ -11,7 +11,7 @@ const ROOM = join(SRC, 'image');
 const ENTRY = join(ROOM, 'index.ts');
 
 /** Packages the room may import: Node's built-ins (`node:*`) and these. */
-const PACKAGES = new Set(['@builder/native', '@builder/native/ops']);
+const PACKAGES = new Set(['@builder/native', '@builder/native/pure']);
 /** Files of core outside the room that the room may import (the logger only for its type). */
 const ERRORS = join(SRC, 'errors.ts');
 const LOGGER = join(SRC, 'logging', 'logger.ts');
@@ -56,7 +56,7 @@ function roomViolation(file: string, imp: Import): string | undefined {
   const where = `${rel(file)} imports '${imp.spec}'`;
   if (!imp.spec.startsWith('.')) {
     if (imp.spec.startsWith('node:') || PACKAGES.has(imp.spec)) return undefined;
-    return `${where}: the image room uses only node:*, @builder/native and @builder/native/ops`;
+    return `${where}: the image room uses only node:*, @builder/native and @builder/native/pure`;
   }
   const to = target(file, imp.spec);
   if (inside(to, ROOM) || to === ERRORS) return undefined;

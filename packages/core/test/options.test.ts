@@ -1,6 +1,6 @@
 // Option specs and their checking, flag word helpers, mountFsOp, and the did-you-mean suggestions.
 import { MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY } from '@builder/native';
-import { mountFlags } from '@builder/native/ops';
+import { mountFlags } from '@builder/native/pure';
 import { describe, expect, it } from 'vitest';
 import { addFlagWord, checkOption, flagOptions, mountFsOp, type OptionSpec } from '../src/contributions/mount-kind.js';
 import { SpecError } from '../src/errors.js';

@@ -1,5 +1,5 @@
 // The three ways users write mounts: --mount, -v and mounts files, parsed or refused with one line.
-import { MOUNT_WORDS } from '@builder/native/ops';
+import { MOUNT_WORDS } from '@builder/native/pure';
 import { describe, expect, it } from 'vitest';
 import { SpecError } from '../src/errors.js';
 import { parseMountFlag, parseMountsFile, parseVolumeFlag } from '../src/spec/parse-mount.js';

@@ -13,7 +13,7 @@ export {
   splitPath,
 } from './in-root.js';
 export { executeOps, type InterpreterContext, MountOpError } from './interpreter.js';
-export * from './ops.js';
+export * from './pure.js';
 export { forbidThreadPool, THREADPOOL_RESOURCES } from './stage/guard.js';
 export { stageBindSources, unmountAll } from './staging.js';
 export { removeStubs } from './stubs.js';

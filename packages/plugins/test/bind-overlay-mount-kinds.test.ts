@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkOption, createEngine, type Engine, MountKindRegistry, type MountSpec, SpecError } from '@builder/core';
-import { validateOps } from '@builder/native/ops';
+import { validateOps } from '@builder/native/pure';
 import { BindMountKind, OverlayMountKind, PROPAGATIONS, splitLowerdirs, TmpfsMountKind } from '@builder/plugins';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

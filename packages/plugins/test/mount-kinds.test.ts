@@ -1,7 +1,7 @@
 // Each built-in mount kind's plan for sample mounts, exactly as the stage would receive it.
 import { checkOption, type MountKind, type MountSpec } from '@builder/core';
 import { MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY } from '@builder/native';
-import { mountFlags, validateOps } from '@builder/native/ops';
+import { mountFlags, validateOps } from '@builder/native/pure';
 import builtins, {
   BindMountKind,
   builtinModules,

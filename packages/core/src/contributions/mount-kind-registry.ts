@@ -1,6 +1,6 @@
 // Every loaded mount kind by type, and the one way a mount reaches its kind: checked against the kind's
 // options, aliases rewritten to names, and any problem given as one line that names the mount.
-import type { MountOp } from '@builder/native/ops';
+import type { MountOp } from '@builder/native/pure';
 import { injectable, multiInject, optional } from 'inversify';
 import { PluginError, SpecError } from '../errors.js';
 import type { MountSpec } from '../spec/mount-spec.js';

@@ -1,7 +1,7 @@
 // The MountKind contribution point (what a plugin implements for a `type` of mount) and the helpers
 // kinds plan with: option specs and their checking, flag words, the usual plan of a kernel filesystem.
-import type { FlagWord, MountFsOp, MountOp } from '@builder/native/ops';
-import { isFlagWord, oppositeFlagWord } from '@builder/native/ops';
+import type { FlagWord, MountFsOp, MountOp } from '@builder/native/pure';
+import { isFlagWord, oppositeFlagWord } from '@builder/native/pure';
 import { ContainerModule, type Newable } from 'inversify';
 import { SpecError } from '../errors.js';
 import { type MountSpec, splitOption } from '../spec/mount-spec.js';

@@ -11,7 +11,7 @@ import {
   type RootfsPlan,
   type StagePlan,
   type UserSpec,
-} from '@builder/native/ops';
+} from '@builder/native/pure';
 import { inject, injectable } from 'inversify';
 import { type PlanContext, PlanContextError } from '../contributions/mount-kind.js';
 import { MountKindRegistry, mountError } from '../contributions/mount-kind-registry.js';

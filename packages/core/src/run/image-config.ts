@@ -1,6 +1,6 @@
 // An image's config applied to a run spec: the engine's side of an image (the image room reads the
 // config, image/formats/config-json.ts; what it means for a run is decided here).
-import { parseUserSpec } from '@builder/native/ops';
+import { parseUserSpec } from '@builder/native/pure';
 import { ImageError } from '../errors.js';
 import type { ImageConfig } from '../image/index.js';
 import type { RunSpec } from '../spec/run-spec.js';

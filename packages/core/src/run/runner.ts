@@ -3,7 +3,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { createInterface } from 'node:readline';
-import { EVENT_FD, FORWARDED_SIGNALS, PLAN_FD, type StageEvent, type StagePlan } from '@builder/native/ops';
+import { EVENT_FD, FORWARDED_SIGNALS, PLAN_FD, type StageEvent, type StagePlan } from '@builder/native/pure';
 import { inject, injectable } from 'inversify';
 import { ExecError, RunError } from '../errors.js';
 import { Logger } from '../logging/logger.js';

@@ -5,7 +5,7 @@
 // Pure functions: no I/O. Each refuses bad input with a SpecError of one line that names the input
 // and the bad part. Options of a kind (`tmpfs-size`, `mode` …) are not checked here: the kind's
 // OptionSpec table does that when the mount is planned (MountKindRegistry.resolve).
-import { isBindWord, isMountWord, MOUNT_WORDS } from '@builder/native/ops';
+import { isBindWord, isMountWord, MOUNT_WORDS } from '@builder/native/pure';
 import { SpecError } from '../errors.js';
 import type { MountSpec } from './mount-spec.js';
 import { didYouMean, editDistance } from './suggest.js';
