@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { SpecError } from './errors.js';
-import { didYouMean } from './spec/suggest.js';
+import { didYouMean } from './request/suggest.js';
 
 /** builder's configuration file: `$BUILDER_CONFIG`, else `/etc/builder/config.json`. */
 export interface BuilderConfig {

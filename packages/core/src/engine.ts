@@ -15,7 +15,7 @@ import { BUILTIN_PLUGINS, type LoadedPlugin, loadPlugin, type PluginRef } from '
 import { applyImageConfig } from './run/image-config.js';
 import { Runner, type RunOptions } from './run/runner.js';
 import { prestartStage } from './run/stage-launcher.js';
-import type { RunResult, RunSpec } from './spec/run-spec.js';
+import type { RunResult, RunSpec } from './request/run-spec.js';
 
 export interface EngineOptions {
   /** Plugins to load. Default: the built-in plugins, `@builder/plugins` (an optional peer dependency: install it too). */

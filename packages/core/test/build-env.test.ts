@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SpecError } from '../src/errors.js';
 import { buildEnv } from '../src/plan/planner.js';
-import { DEFAULT_PATH } from '../src/spec/run-spec.js';
+import { DEFAULT_PATH } from '../src/request/run-spec.js';
 
 const VAR = 'BUILDER_TEST_ENV_VAR';
 

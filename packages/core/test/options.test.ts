@@ -4,8 +4,8 @@ import { mountFlags } from '@builder/native/pure';
 import { describe, expect, it } from 'vitest';
 import { addFlagWord, checkOption, flagOptions, mountFsOp, type OptionSpec } from '../src/contributions/mount-kind.js';
 import { SpecError } from '../src/errors.js';
-import { splitOption } from '../src/spec/mount-spec.js';
-import { didYouMean, editDistance } from '../src/spec/suggest.js';
+import { splitOption } from '../src/request/mount-spec.js';
+import { didYouMean, editDistance } from '../src/request/suggest.js';
 
 const specs: OptionSpec[] = [
   ...flagOptions('ro', 'nosuid'),

@@ -2,7 +2,7 @@
 import { MOUNT_WORDS } from '@builder/native/pure';
 import { describe, expect, it } from 'vitest';
 import { SpecError } from '../src/errors.js';
-import { parseMountFlag, parseMountsFile, parseVolumeFlag } from '../src/spec/parse-mount.js';
+import { parseMountFlag, parseMountsFile, parseVolumeFlag } from '../src/request/parse-mount.js';
 
 /** The SpecError a call throws: exactly one line, exit status 125. */
 function error(fn: () => unknown): string {

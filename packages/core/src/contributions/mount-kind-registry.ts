@@ -3,8 +3,8 @@
 import type { MountOp } from '@builder/native/pure';
 import { injectable, multiInject, optional } from 'inversify';
 import { PluginError, SpecError } from '../errors.js';
-import type { MountSpec } from '../spec/mount-spec.js';
-import { didYouMean } from '../spec/suggest.js';
+import type { MountSpec } from '../request/mount-spec.js';
+import { didYouMean } from '../request/suggest.js';
 import { canonicalOption, checkOption, MountKind, type PlanContext, PlanContextError } from './mount-kind.js';
 
 /**

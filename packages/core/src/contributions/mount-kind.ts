@@ -4,7 +4,7 @@ import type { FlagWord, MountFsOp, MountOp } from '@builder/native/pure';
 import { isFlagWord, oppositeFlagWord } from '@builder/native/pure';
 import { ContainerModule, type Newable } from 'inversify';
 import { SpecError } from '../errors.js';
-import { type MountSpec, splitOption } from '../spec/mount-spec.js';
+import { type MountSpec, splitOption } from '../request/mount-spec.js';
 
 /** Contribution point: a kind of mount (`tmpfs`, `proc` …). Plugins bind implementations to this symbol. */
 export const MountKind = Symbol.for('builder.MountKind');

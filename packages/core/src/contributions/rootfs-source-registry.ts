@@ -1,7 +1,7 @@
 import { injectable, multiInject, optional } from 'inversify';
 import { PluginError, SpecError } from '../errors.js';
 import { fileDigest as hashFile } from '../image/index.js';
-import { didYouMean } from '../spec/suggest.js';
+import { didYouMean } from '../request/suggest.js';
 import { RootfsSource, type SourceResult } from './rootfs-source.js';
 
 /** Every loaded RootfsSource by transport. Two plugins claiming one transport is an error. */

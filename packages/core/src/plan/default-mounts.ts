@@ -1,5 +1,5 @@
 // The mounts every container gets unless the user mounts something else on their destination.
-import type { MountSpec } from '../spec/mount-spec.js';
+import type { MountSpec } from '../request/mount-spec.js';
 
 /** The options of the default /dev, runc's: also what the dev kind's tmpfs has unless told otherwise. */
 export const DEV_OPTIONS: readonly string[] = ['nosuid', 'strictatime', 'mode=755', 'size=65536k'];

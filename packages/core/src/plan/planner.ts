@@ -16,9 +16,9 @@ import { inject, injectable } from 'inversify';
 import { type PlanContext, PlanContextError } from '../contributions/mount-kind.js';
 import { MountKindRegistry, mountError } from '../contributions/mount-kind-registry.js';
 import { RootfsError, SpecError } from '../errors.js';
-import { dirModeMounts } from '../spec/dir-modes.js';
-import type { MountSpec } from '../spec/mount-spec.js';
-import { DEFAULT_PATH, type RunSpec } from '../spec/run-spec.js';
+import { dirModeMounts } from '../request/dir-modes.js';
+import type { MountSpec } from '../request/mount-spec.js';
+import { DEFAULT_PATH, type RunSpec } from '../request/run-spec.js';
 import { DEFAULT_MOUNTS } from './default-mounts.js';
 
 /** Engine-wide settings, bound by createEngine(). */

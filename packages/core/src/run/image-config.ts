@@ -3,7 +3,7 @@
 import { parseUserSpec } from '@builder/native/pure';
 import { ImageError } from '../errors.js';
 import type { ImageConfig } from '../image/index.js';
-import type { RunSpec } from '../spec/run-spec.js';
+import type { RunSpec } from '../request/run-spec.js';
 
 /** User values that mean root: such an image runs exactly as a run without a user. */
 const ROOT_USERS = new Set(['', 'root', '0', 'root:root', '0:0', 'root:0', '0:root']);

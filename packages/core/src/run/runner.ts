@@ -7,7 +7,7 @@ import { EVENT_FD, FORWARDED_SIGNALS, PLAN_FD, type StageEvent, type StagePlan }
 import { inject, injectable } from 'inversify';
 import { ExecError, RunError } from '../errors.js';
 import { Logger } from '../logging/logger.js';
-import type { RunResult } from '../spec/run-spec.js';
+import type { RunResult } from '../request/run-spec.js';
 import { launchStage, refStage, type StageStdio, takePrestartedStage } from './stage-launcher.js';
 
 export interface RunOptions {
