@@ -233,7 +233,7 @@ describe('bind', () => {
     const src = join(scratch, 'nobind-src');
     mkdirSync(src);
     writeFileSync(join(src, 'a.txt'), 'a\n');
-    const staged = await inside(
+    const pinned = await inside(
       engine,
       rootfs.path,
       [{ type: 'bind', source: src, destination: '/b', options: ['ro'] }],
@@ -245,19 +245,19 @@ describe('bind', () => {
       [{ type: 'bind', source: src, destination: '/b', options: ['ro', 'nobind'] }],
       'cat /b/a.txt',
     );
-    for (const run of [staged, direct]) {
+    for (const run of [pinned, direct]) {
       expectBindOf(at(run.mounts, '/b'), src, { ro: true });
       expect(run.out).toBe('a\n');
     }
     // Rooted at src itself: src's path in the host mount that holds it, below that mount's own root.
     const host = hostMountOf(src);
     expect(at(direct.mounts, '/b').root).toBe(join(host.root, relative(host.mountPoint, src)));
-    const { id: _a, parentId: _b, ...rest } = at(staged.mounts, '/b');
+    const { id: _a, parentId: _b, ...rest } = at(pinned.mounts, '/b');
     const { id: _c, parentId: _d, ...restDirect } = at(direct.mounts, '/b');
     expect(restDirect).toEqual(rest);
   });
 
-  it('stages the source where the host cannot see it, and leaves nothing behind', async () => {
+  it('pins the source where the host cannot see it, and leaves nothing behind', async () => {
     const src = join(scratch, 'staged-src');
     mkdirSync(src);
     const ctl = join(scratch, 'staged-ctl');
@@ -273,7 +273,7 @@ describe('bind', () => {
     );
     try {
       await waitFor('the command to start', () => (existsSync(join(ctl, 'started')) ? true : undefined));
-      // While the run goes on, neither the staged copy nor the container's mounts are visible here.
+      // While the run goes on, neither the pinned copy nor the container's mounts are visible here.
       expect(mountsUnder(scratch)).toBe(mountsBefore);
       expect(readdirSync('/run/builder')).toEqual([]);
     } finally {

@@ -521,7 +521,7 @@ while True:
         reply(unique, -38)  # ENOSYS
 `;
 
-describe('bind staging', () => {
+describe('bind pinning', () => {
   it('each source is bound into a private 0100 directory of the run’s scratch tmpfs first', async () => {
     requireTools('python3');
     const first = freshDir('staged-first');

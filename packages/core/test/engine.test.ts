@@ -137,7 +137,7 @@ describe('engine.plan', () => {
       source: '/sys/fs/cgroup',
       target: '/sys/fs/cgroup',
       recursive: true,
-      stage: false,
+      pin: false,
       flags: ['nosuid', 'ro'],
     });
   });

@@ -15,7 +15,7 @@ export {
 export { executeOps, type InterpreterContext, MountOpError } from './interpreter.js';
 export * from './pure.js';
 export { forbidThreadPool, THREADPOOL_RESOURCES } from './stage/guard.js';
-export { stageBindSources, unmountAll } from './staging.js';
+export { pinBindSources, unmountAll } from './pinned-sources.js';
 export { removeStubs } from './stubs.js';
 export { hasCode, SyscallError } from './syscall-error.js';
 export * from './syscalls.js';

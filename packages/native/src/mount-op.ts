@@ -24,8 +24,8 @@ export interface MountFsOp {
 }
 
 /**
- * Bind-mount a host path on `target`. The source is first staged (bound into the run's private
- * scratch space, pinning it) unless `stage` is false (`nobind`). Flags are per-mount flags, applied
+ * Bind-mount a host path on `target`. The source is first pinned (bound into the run's private
+ * scratch space) unless `pin` is false (`nobind`). Flags are per-mount flags, applied
  * after the bind with mount_setattr(2), to every submount too when the bind is recursive.
  */
 export interface BindOp {
@@ -36,7 +36,7 @@ export interface BindOp {
   /** Default true (rbind). */
   recursive?: boolean;
   /** Default true. */
-  stage?: boolean;
+  pin?: boolean;
   flags?: MountAttrWord[];
   propagation?: Propagation;
   /** Give the source, recursively and without following symlinks, to this owner first (`-v …:U`). */
@@ -135,6 +135,7 @@ export const MOUNT_OPS: { readonly [K in MountOpKind]: MountOpDescriptor<Extract
       const owner = op.chown as { uid?: unknown; gid?: unknown } | undefined;
       return problems(
         [abs(op, 'source'), 'bind source must be an absolute path'],
+        [op.pin === undefined || typeof op.pin === 'boolean', 'pin must be true or false'],
         [words(op, 'flags', isMountAttrWord), 'unknown per-mount flag'],
         [op.propagation === undefined || isPropagation(String(op.propagation)), 'unknown propagation'],
         [owner === undefined || (int(owner, 'uid') && int(owner, 'gid')), 'chown needs integer uid and gid'],

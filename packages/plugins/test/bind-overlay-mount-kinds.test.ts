@@ -36,7 +36,7 @@ describe('BindMountKind', () => {
 
   it('is recursive and staged by default, with no flags', () => {
     expect(kind.type).toBe('bind');
-    expect(bind()).toEqual([{ op: 'bind', source: '/srv/data', target: '/data', recursive: true, stage: true }]);
+    expect(bind()).toEqual([{ op: 'bind', source: '/srv/data', target: '/data', recursive: true, pin: true }]);
   });
 
   it('carries per-mount flags in the order given, and a propagation', () => {
@@ -46,7 +46,7 @@ describe('BindMountKind', () => {
         source: '/srv/data',
         target: '/data',
         recursive: true,
-        stage: true,
+        pin: true,
         flags: ['nosuid', 'ro', 'nodev', 'noexec'],
         propagation: 'rshared',
       },
@@ -68,7 +68,7 @@ describe('BindMountKind', () => {
 
   it('skips the staging with nobind (which is no flag)', () => {
     expect(bind(['nobind', 'ro'])).toEqual([
-      { op: 'bind', source: '/srv/data', target: '/data', recursive: true, stage: false, flags: ['ro'] },
+      { op: 'bind', source: '/srv/data', target: '/data', recursive: true, pin: false, flags: ['ro'] },
     ]);
   });
 
@@ -350,7 +350,7 @@ describe('through the engine (createEngine, built packages)', () => {
         flags: ['nosuid'],
         data: ['size=1m', 'mode=1777'],
       },
-      { op: 'bind', source: src, target: '/b', recursive: false, stage: false, flags: ['ro'] },
+      { op: 'bind', source: src, target: '/b', recursive: false, pin: false, flags: ['ro'] },
     ]);
   });
 
@@ -363,7 +363,7 @@ describe('through the engine (createEngine, built packages)', () => {
         { type: 'overlay', destination: '/p', source: l1, options: [`upperdir=${up}`, `workdir=${work}`, 'rw'] },
       ]),
     ).toEqual([
-      { op: 'bind', source: src, target: '/src', recursive: true, stage: true, flags: ['ro'], propagation: 'rslave' },
+      { op: 'bind', source: src, target: '/src', recursive: true, pin: true, flags: ['ro'], propagation: 'rslave' },
       { op: 'overlay', target: '/o', lowerdirs: [l1, l2], scratchUpper: true },
       { op: 'overlay', target: '/p', lowerdirs: [l1], upperdir: up, workdir: work, flags: ['rw'] },
     ]);
@@ -377,7 +377,7 @@ describe('through the engine (createEngine, built packages)', () => {
       mounts: [{ type: 'bind', source: src, destination: '/sys' }],
     }).ops;
     expect(ops.filter((op) => op.target === '/sys')).toEqual([
-      { op: 'bind', source: src, target: '/sys', recursive: true, stage: true },
+      { op: 'bind', source: src, target: '/sys', recursive: true, pin: true },
     ]);
   });
 

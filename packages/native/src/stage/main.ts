@@ -30,7 +30,7 @@ import { validateOps } from '../mount-op.js';
 import { overlayData } from '../overlay.js';
 import { copyWindowSize, openPty } from '../pty.js';
 import { reap, spawnCommand, type WaitStatus } from '../spawn.js';
-import { stageBindSources, unmountAll } from '../staging.js';
+import { pinBindSources, unmountAll } from '../pinned-sources.js';
 import { hasCode, type SyscallError } from '../syscall-error.js';
 import {
   fchownat,
@@ -200,10 +200,10 @@ function setup(plan: StagePlan): Prepared {
   let consolePty: Console | undefined;
   let user: ExecUser | undefined;
   try {
-    const { ops, staged } = stageBindSources(plan.ops, `${plan.runroot}/mnt`);
+    const { ops, pinned } = pinBindSources(plan.ops, `${plan.runroot}/mnt`);
     executeOps(ops, { rootFd: rootfs.fd, pidnsFd, scratchDir: `${plan.runroot}/scratch`, stubs });
-    // The container's mounts are made: the staged copies have done their job.
-    unmountAll(staged);
+    // The container's mounts are made: the pinned copies have done their job.
+    unmountAll(pinned);
     // The user is looked up in the container as it now is: its own files, and whatever was mounted.
     if (plan.process.user !== undefined) user = lookupContainerUser(rootfs.fd, parseUserSpec(plan.process.user));
     prepareWorkdir(rootfs.fd, plan.process.cwd, user, stubs);

@@ -28,7 +28,7 @@ const isOwnFlag = isOneOf(FLAG_WORDS);
 
 /**
  * A host file or directory bound into the container. Recursive (rbind) by default, as docker does;
- * the source is staged (pinned in the run's private scratch space) before anything is mounted,
+ * the source is pinned (bound in the run's private scratch space) before anything is mounted,
  * unless `nobind` is given.
  */
 @injectable()
@@ -57,7 +57,7 @@ export class BindMountKind implements MountKind {
     {
       name: 'nobind',
       value: 'none',
-      description: 'bind straight from the host path, without the intermediate staging (engine-only)',
+      description: 'bind straight from the host path, without pinning it first (engine-only)',
     },
     { name: 'U', value: 'none', description: 'give the source, recursively, to the container user first (as buildah)' },
   ];
@@ -73,7 +73,7 @@ export class BindMountKind implements MountKind {
     const flags: MountAttrWord[] = [];
     let recursion: 'bind' | 'rbind' | undefined;
     let propagation: Propagation | undefined;
-    let stage = true;
+    let pin = true;
     let chown: { uid: number; gid: number } | undefined;
     const setPropagation = (word: string) => {
       if (!isPropagation(word)) fail(`bind-propagation "${word}" is not one of ${PROPAGATIONS.join(', ')}`);
@@ -88,7 +88,7 @@ export class BindMountKind implements MountKind {
         recursion = key;
       } else if (key === 'bind-propagation') setPropagation(value ?? '');
       else if (isPropagation(key)) setPropagation(key);
-      else if (key === 'nobind') stage = false;
+      else if (key === 'nobind') pin = false;
       else if (key === 'U') chown = { uid: ctx.user.uid, gid: ctx.user.gid };
       else if (key === 'z' || key === 'Z') {
         // SELinux relabeling: these machines have no SELinux, so there is nothing to do.
@@ -100,7 +100,7 @@ export class BindMountKind implements MountKind {
       source: source as string,
       target: mount.destination,
       recursive: recursion !== 'bind',
-      stage,
+      pin,
       ...(flags.length ? { flags } : {}),
       ...(propagation ? { propagation } : {}),
       ...(chown ? { chown } : {}),

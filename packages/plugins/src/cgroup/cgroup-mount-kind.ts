@@ -32,8 +32,8 @@ abstract class HostCgroupMountKind implements MountKind {
         source: '/sys/fs/cgroup',
         target: mount.destination,
         recursive: true,
-        // A kernel filesystem: nothing to pin, as buildah binds /sys without staging.
-        stage: false,
+        // A kernel filesystem: nothing to pin, as buildah binds /sys without pinning it.
+        pin: false,
         ...(flags.length ? { flags } : {}),
       },
     ];

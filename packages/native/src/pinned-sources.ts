@@ -1,7 +1,7 @@
-// The intermediate staging of bind sources (buildah's bind.SetupIntermediateMountNamespace): before
+// Pinned bind sources (buildah's bind.SetupIntermediateMountNamespace, which calls it staging): before
 // anything is mounted into the rootfs, each bind source is bind-mounted into <bundle>/mnt, a 0100
 // directory of the run's private tmpfs, so the source is pinned; the container's mount is then made
-// from the staged copy. Binds with `stage: false` (`nobind`) are made straight from the host path.
+// from the pinned copy. Binds with `pin: false` (`nobind`) are made straight from the host path.
 import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, rmdirSync, unlinkSync } from 'node:fs';
 import { MNT_DETACH, MS_BIND, MS_REC, O_CLOEXEC, O_PATH, S_IFDIR, S_IFMT, UMOUNT_NOFOLLOW } from './constants.js';
 import { fdPath } from './in-root.js';
@@ -11,19 +11,19 @@ import { readMountInfo } from './mountinfo.js';
 import { hasCode } from './syscall-error.js';
 import { mount, open, umount2 } from './syscalls.js';
 
-/** Stage every bind source that asks for it; returns the ops with sources rewritten, and the staged paths. */
-export function stageBindSources(ops: readonly MountOp[], mntDir: string): { ops: MountOp[]; staged: string[] } {
-  const staged: string[] = [];
+/** Pin every bind source that asks for it; returns the ops with sources rewritten, and the pinned paths. */
+export function pinBindSources(ops: readonly MountOp[], mntDir: string): { ops: MountOp[]; pinned: string[] } {
+  const pinned: string[] = [];
   const out = ops.map((op): MountOp => {
-    if (op.op !== 'bind' || op.stage === false) return op;
+    if (op.op !== 'bind' || op.pin === false) return op;
     try {
-      if (staged.length === 0) mkdirSync(mntDir, { mode: 0o100 });
-      const path = `${mntDir}/bind-${staged.length}`;
+      if (pinned.length === 0) mkdirSync(mntDir, { mode: 0o100 });
+      const path = `${mntDir}/bind-${pinned.length}`;
       const src = open(op.source, O_PATH | O_CLOEXEC);
       try {
         if ((fstatSync(src).mode & S_IFMT) === S_IFDIR) mkdirSync(path, { mode: 0 });
         else closeSync(openSync(path, 'wx', 0));
-        staged.push(path);
+        pinned.push(path);
         mount(fdPath(src), path, null, MS_BIND | MS_REC);
       } finally {
         closeSync(src);
@@ -33,7 +33,7 @@ export function stageBindSources(ops: readonly MountOp[], mntDir: string): { ops
       throw new MountOpError(op, err);
     }
   });
-  return { ops: out, staged };
+  return { ops: out, pinned };
 }
 
 /**
