@@ -7,7 +7,7 @@
 //   files/<dev>-<ino>.json    the sha256 of a file a source named (tar:FILE), with the identity the file
 //                             had then (device, inode, size, mtime, ctime): unchanged, it is not hashed
 //                             again
-//   runs/<pid>-<start>.json   the layers a live run uses (removed when it ends)
+//   runs/<pid>-<start>-<n>.json   the layers a live run uses (removed when it ends)
 //   pruning/<pid>-<start>     present while a prune is choosing and removing layers
 //   locks/                    flock files: <hex>.unpack (one unpacker per layer), prune, images
 //   tmp/                      layers being unpacked, and layers being pruned

@@ -68,7 +68,7 @@ export class Runs {
   }
 }
 
-/** What a run registers: the layer keys it may use, in runs/<pid>-<start>.json while it lasts. */
+/** What a run registers: the layer keys it may use, in runs/<pid>-<start>-<n>.json while it lasts. */
 export class Registration {
   private static count = 0;
   private readonly file: string;

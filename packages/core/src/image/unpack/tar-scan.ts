@@ -4,8 +4,8 @@
 // wrong for layers (binary xattr values decoded as UTF-8, PAX times and ids ignored, lost step after a
 // zero-size PAX header, bodies read for header-only types, sparse entries passed as files, `size=1e3`
 // accepted). Wrapping it would mean a pre-scanner that parses every header anyway, plus a cross-check
-// of two parsers; parsing headers once, here, is less code and leaves nothing ambiguous. tar-stream is
-// kept as an oracle in the tests.
+// of two parsers; parsing headers once, here, is less code and leaves nothing ambiguous. The tests'
+// second reader is Python's tarfile (and GNU tar), not tar-stream.
 //
 // The reader is push based and synchronous: `push(chunk)` calls the handlers for each entry header, its
 // body bytes and its end, so the caller can do its file system work with synchronous calls (and later
