@@ -38,7 +38,7 @@ import { FileDigests } from './file-digests.js';
 import { type ImageInfo, ImageRecords } from './image-records.js';
 import { Runs } from './runs.js';
 import { chainKeys, chainOf, StoreDirs } from './store-dirs.js';
-import { type Found, type LayerRecord, StoreLayers } from './store-layers.js';
+import { type Found, type LayerPhase, type LayerRecord, StoreLayers } from './store-layers.js';
 
 export type { ImageInfo } from './image-records.js';
 
@@ -52,7 +52,7 @@ export interface LayerProgress {
   digest: string;
   diffId: string;
   /** `cached`: the store has it; `unpacking`: `bytes` of `total` blob bytes read; `done`: unpacked. */
-  phase: 'cached' | 'unpacking' | 'done';
+  phase: LayerPhase;
   bytes: number;
   total: number;
 }
@@ -120,7 +120,7 @@ export class LayerStore {
       let parentChain: string | undefined;
       for (const [i, layer] of image.layers.entries()) {
         signal?.throwIfAborted();
-        const progress = (phase: LayerProgress['phase'], bytes: number, diffId?: string) =>
+        const progress = (phase: LayerPhase, bytes: number, diffId?: string) =>
           onProgress?.({
             index: i + 1,
             count: image.layers.length,

@@ -15,7 +15,6 @@ import type { Logger } from '../../logging/logger.js';
 import type { ImageLayer, ImageManifest } from '../formats/image.js';
 import { unpackInWorker } from '../unpack/unpack-client.js';
 import type { BlobHints } from './blob-hints.js';
-import type { LayerProgress } from './layer-store.js';
 import type { Registration } from './runs.js';
 import { chainOf, hexOf, type StoreDirs } from './store-dirs.js';
 import { visibleLayers } from './visible-layers.js';
@@ -37,7 +36,10 @@ export interface Found {
   diffId: string;
 }
 
-export type Progress = (phase: LayerProgress['phase'], bytes: number, diffId?: string) => void;
+/** Where a layer of an image being prepared is: `cached` (the store has it), `unpacking`, `done`. */
+export type LayerPhase = 'cached' | 'unpacking' | 'done';
+
+export type Progress = (phase: LayerPhase, bytes: number, diffId?: string) => void;
 
 export class StoreLayers {
   constructor(
