@@ -20,6 +20,8 @@
 //   npm run bench
 //   node bench/run-latency.mjs --runs 30            (more counted rounds; default 20)
 //   node bench/run-latency.mjs --warmup 5 --json    (warm-up rounds, default 3; JSON output)
+//   node bench/run-latency.mjs --baseline ../other  (also time another built checkout's builder cases in
+//                                                    the same rounds, and print each one's paired change)
 //
 // To add a case, append an entry to the array returned by makeCases().
 import { spawn, spawnSync } from 'node:child_process';
@@ -121,18 +123,35 @@ function parseOptions(argv) {
       runs: { type: 'string', default: '20' },
       warmup: { type: 'string', default: '3' },
       json: { type: 'boolean', default: false },
+      baseline: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    process.stdout.write('usage: node bench/run-latency.mjs [--runs N] [--warmup N] [--json]\n');
+    process.stdout.write('usage: node bench/run-latency.mjs [--runs N] [--warmup N] [--json] [--baseline CHECKOUT]\n');
     process.exit(0);
   }
   return {
     runs: toCount(values.runs, '--runs', 1),
     warmup: toCount(values.warmup, '--warmup', 0),
     json: values.json,
+    baseline: values.baseline && baselineBuilder(values.baseline),
   };
+}
+
+/** The CLI of another built checkout, whose builder cases are timed beside this one's. */
+function baselineBuilder(checkout) {
+  const bin = join(checkout, 'packages/cli/bin/builder.js');
+  if (!existsSync(bin)) throw new BenchError(`--baseline ${checkout}: no ${bin} (a built checkout of builder)`);
+  return bin;
+}
+
+/** Each builder case again, with the baseline checkout's CLI: `<name> (baseline)`. */
+function withBaseline(cases, bin) {
+  const twins = cases
+    .filter((c) => c.argv[1] === BUILDER)
+    .map((c) => ({ ...c, name: `${c.name} (baseline)`, argv: c.argv.map((a) => (a === BUILDER ? bin : a)) }));
+  return [...cases, ...twins];
 }
 
 // ---- prerequisites ----------------------------------------------------------------------------
@@ -335,7 +354,8 @@ async function main() {
 
   const dir = buildRootfs();
   const { image, store } = buildImage(dir);
-  const cases = makeCases(dir, image, store).map((c) => ({ ...c, rootfs: dir }));
+  const made = makeCases(dir, image, store).map((c) => ({ ...c, rootfs: dir }));
+  const cases = options.baseline ? withBaseline(made, options.baseline) : made;
   const tty = process.stderr.isTTY && !options.json;
   const progress = (text) => tty && process.stderr.write(`\r\x1b[K${text}`);
   if (!options.json) {
@@ -379,6 +399,11 @@ async function main() {
     console.log(
       `--image (5 layers, unpacked): +${(img.medianMs - builder.medianMs).toFixed(2)} ms of medians, +${imgPaired.toFixed(2)} ms paired, over --rootfs (target <= ${IMAGE_TARGET_MS})`,
     );
+    for (const base of results.filter((r) => r.name.endsWith(' (baseline)'))) {
+      const now = results.find((r) => `${r.name} (baseline)` === base.name);
+      const change = median(now.samplesMs.map((t, round) => t - base.samplesMs[round]));
+      console.log(`${now.name}: ${change >= 0 ? '+' : ''}${change.toFixed(2)} ms paired against the baseline checkout`);
+    }
     const note = caCertsNote();
     if (note) console.log(note);
   }

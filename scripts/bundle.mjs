@@ -5,12 +5,15 @@
 //                     that imports `@builder/core/di` use one inversify. The unpack worker is one
 //                     CommonJS file with @builder/native inside: a worker thread starts ~12 ms sooner
 //                     without the ESM loader and a dozen module files (it shares nothing with the
-//                     main thread's modules anyway). The hash ring's worker (hash-ring.ts) likewise, on
+//                     main thread's modules anyway). The hash ring's worker (hash-worker.ts) likewise, on
 //                     its own: it needs only Node's fs and crypto.
 //   @builder/plugins: one file; core stays external (shared).
-//   @builder/native:  the stage entry as one file; the package's index and ops entries share chunks
+//   @builder/native:  the stage entry as one file; the package's index and pure entries share chunks
 //                     (one copy of each module when both are loaded); koffi stays external (native
 //                     binary). Bundled, native loads in ~15 ms instead of ~33 ms (16 files).
+//   The stage protocol's constants (`@builder/native/protocol`: fds, the parent env variable, the
+//   signals) are compiled into core's bundle: the launcher, which the CLI loads before it starts the
+//   stage, then loads no module of native at all (each module file costs ~1.5 ms).
 import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
@@ -30,6 +33,15 @@ const nativeFromDist = {
   name: 'native-from-dist',
   setup(b) {
     b.onResolve({ filter: /^@builder\/native$/ }, () => ({ path: `${pkg('native')}/dist/index.js` }));
+  },
+};
+// core's bundle takes the stage protocol's constants from native's compiled module (see the top).
+const protocolInline = {
+  name: 'native-protocol-inline',
+  setup(b) {
+    b.onResolve({ filter: /^@builder\/native\/protocol$/ }, () => ({
+      path: `${pkg('native')}/dist/stage/protocol.js`,
+    }));
   },
 };
 // The worker threads, as CommonJS files.
@@ -55,7 +67,15 @@ await Promise.all([
     outdir: 'bundle',
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',
-    external: ['@builder/native', '@builder/native/*', '@builder/plugins', 'winston', 'koffi'],
+    external: [
+      '@builder/native',
+      '@builder/native/pure',
+      '@builder/native/stage',
+      '@builder/plugins',
+      'winston',
+      'koffi',
+    ],
+    plugins: [protocolInline],
   }),
   build({
     ...common,

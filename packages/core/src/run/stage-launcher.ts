@@ -2,7 +2,7 @@
 // stage while oclif and the engine are still loading (docs/architecture.md, "The process model").
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { EVENT_FD, PARENT_ENV, PLAN_FD } from '@builder/native/pure';
+import { EVENT_FD, PARENT_ENV, PLAN_FD } from '@builder/native/protocol';
 
 /** The command's stdin, stdout and stderr, as child_process understands them. */
 export type StageStdio = 'inherit' | [StdioEntry, StdioEntry, StdioEntry];
