@@ -12,10 +12,10 @@ import { type ImageInfo, LayerStore, type ProgressListener, type PruneResult } f
 import { Logger, type LogLevel, WinstonLogger } from './logging/logger.js';
 import { EngineSettings, Planner } from './plan/planner.js';
 import { BUILTIN_PLUGINS, type LoadedPlugin, loadPlugin, type PluginRef } from './plugins/plugin-loader.js';
+import type { RunResult, RunSpec } from './request/run-spec.js';
 import { applyImageConfig } from './run/image-config.js';
 import { Runner, type RunOptions } from './run/runner.js';
 import { prestartStage } from './run/stage-launcher.js';
-import type { RunResult, RunSpec } from './request/run-spec.js';
 
 export interface EngineOptions {
   /** Plugins to load. Default: the built-in plugins, `@builder/plugins` (an optional peer dependency: install it too). */

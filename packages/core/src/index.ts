@@ -90,12 +90,12 @@ export { LOG_LEVELS, Logger, type LogLevel, WinstonLogger } from './logging/logg
 export { DEFAULT_MOUNTS, DEV_OPTIONS } from './plan/default-mounts.js';
 export { buildEnv, EngineSettings, Planner } from './plan/planner.js';
 export { loadPlugin, type PluginRef } from './plugins/plugin-loader.js';
-export { applyImageConfig } from './run/image-config.js';
-export { Runner, type RunOptions } from './run/runner.js';
-export type { StageStdio, StdioEntry } from './run/stage-launcher.js';
 export { type DirMode, type DirModeSpec, dirModeMounts } from './request/dir-modes.js';
 export { type MountSpec, splitOption } from './request/mount-spec.js';
 export { parseMountFlag, parseMountsFile, parseVolumeFlag } from './request/parse-mount.js';
 export type { RunResult, RunSpec } from './request/run-spec.js';
 export { DEFAULT_PATH } from './request/run-spec.js';
 export { didYouMean } from './request/suggest.js';
+export { applyImageConfig } from './run/image-config.js';
+export { Runner, type RunOptions } from './run/runner.js';
+export type { StageStdio, StdioEntry } from './run/stage-launcher.js';

@@ -13,9 +13,9 @@ export {
   splitPath,
 } from './in-root.js';
 export { executeOps, type InterpreterContext, MountOpError } from './interpreter.js';
+export { pinBindSources, unmountAll } from './pinned-sources.js';
 export * from './pure.js';
 export { forbidThreadPool, THREADPOOL_RESOURCES } from './stage/guard.js';
-export { pinBindSources, unmountAll } from './pinned-sources.js';
 export { removeStubs } from './stubs.js';
 export { hasCode, SyscallError } from './syscall-error.js';
 export * from './syscalls.js';

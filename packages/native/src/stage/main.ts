@@ -28,9 +28,9 @@ import { fdPath, resolveInRoot, StubLog } from '../in-root.js';
 import { executeOps } from '../interpreter.js';
 import { validateOps } from '../mount-op.js';
 import { overlayData } from '../overlay.js';
+import { pinBindSources, unmountAll } from '../pinned-sources.js';
 import { copyWindowSize, openPty } from '../pty.js';
 import { reap, spawnCommand, type WaitStatus } from '../spawn.js';
-import { pinBindSources, unmountAll } from '../pinned-sources.js';
 import { hasCode, type SyscallError } from '../syscall-error.js';
 import {
   fchownat,
