@@ -35,6 +35,7 @@
 //   node bench/unpack.mjs --runs 20 --only tar --fs tmpfs       (more rounds; a subset of the cases)
 //   node bench/unpack.mjs --json
 //   node bench/unpack.mjs --core /path/to/other/packages/core/bundle/unpack.js    (another build)
+//   node bench/unpack.mjs --baseline-core /path/to/other/packages/core/bundle/unpack.js   (both, same rounds)
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -83,6 +84,9 @@ const USAGE = `usage: node bench/unpack.mjs [options]
   --mirror URL      Debian mirror for debootstrap (default: debootstrap's own)
   --core FILE       another build of @builder/core/unpack's bundle (unpack.js) for builder's cases, to
                     compare builds (default: this repository's packages/core/bundle)
+  --baseline-core FILE
+                    also time that build of unpack.js in the same rounds, and print each builder
+                    case's paired change against it
   --json            JSON output
 `;
 
@@ -100,6 +104,7 @@ function parseOptions(argv) {
       'cache-dir': { type: 'string', default: DEFAULT_CACHE },
       mirror: { type: 'string' },
       core: { type: 'string' },
+      'baseline-core': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -124,6 +129,7 @@ function parseOptions(argv) {
     cacheDir: resolve(values['cache-dir']),
     mirror: values.mirror,
     core: values.core && resolve(values.core),
+    baselineCore: values['baseline-core'] && resolve(values['baseline-core']),
     json: values.json,
   };
 }
@@ -136,6 +142,8 @@ function checkPrerequisites(options) {
     problems.push('must run as root (GNU tar restores owners only as root; mount, debootstrap)');
   if (!existsSync(CORE_BUNDLE)) problems.push(`${CORE_BUNDLE} is missing: run \`npm run build\` first`);
   if (options.core && !existsSync(options.core)) problems.push(`--core ${options.core}: no such file`);
+  if (options.baselineCore && !existsSync(options.baselineCore))
+    problems.push(`--baseline-core ${options.baselineCore}: no such file`);
   const tarVersion = spawnSync('tar', ['--version'], { encoding: 'utf8' });
   if (tarVersion.error || !/GNU tar/.test(tarVersion.stdout)) problems.push('GNU tar is missing: apt-get install tar');
   for (const bin of ['gzip', 'sync']) if (!findOnPath(bin)) problems.push(`${bin} is missing: apt-get install ${bin}`);
@@ -241,6 +249,18 @@ function makeCases(inputs, options, dirs) {
         core: options.core,
         argv: (dest) => [process.execPath, CHILD, input.file, dest, 'overlay'],
       });
+      if (options.baselineCore)
+        cases.push({
+          name: `builder ${format} ${fs} (baseline)`,
+          tool: 'builder',
+          baseline: true,
+          fs,
+          format,
+          input,
+          root: dirs[fs],
+          core: options.baselineCore,
+          argv: (dest) => [process.execPath, CHILD, input.file, dest, 'overlay'],
+        });
       cases.push({
         name: `GNU tar ${format} ${fs}`,
         tool: 'gnutar',
@@ -483,6 +503,7 @@ function summarize(cases, samples) {
     const res = {
       name: c.name,
       tool: c.tool,
+      baseline: c.baseline === true,
       fs: c.fs,
       format: c.format,
       samplesSec: sec,
@@ -502,8 +523,16 @@ function summarize(cases, samples) {
   for (const b of results.filter((r) => r.tool === 'builder')) {
     const t = results.find((r) => r.tool === 'gnutar' && r.fs === b.fs && r.format === b.format);
     pairs.push({
+      label: `${b.format} ${b.fs}${b.baseline ? ' (baseline)' : ''}`,
       fs: b.fs,
       format: b.format,
+      // this build against the baseline build, in the same rounds
+      changeSec: b.baseline
+        ? undefined
+        : (() => {
+            const base = results.find((r) => r.baseline && r.fs === b.fs && r.format === b.format);
+            return base && median(b.samplesSec.map((s, round) => s - base.samplesSec[round]));
+          })(),
       pairedRatio: median(b.samplesSec.map((s, round) => s / t.samplesSec[round])),
       ratioOfMins: b.minSec / t.minSec,
       // unpackLayer alone (no Node start, no module loading) against the whole GNU tar process
@@ -544,7 +573,7 @@ function formatTables({ results, pairs }) {
       'builder peak RSS',
     ],
     pairs.map((p) => [
-      `${p.format} ${p.fs}`,
+      p.label,
       `${p.pairedRatio.toFixed(2)}x`,
       `${p.ratioOfMins.toFixed(2)}x`,
       verdict(p.pairedRatio),
@@ -552,7 +581,14 @@ function formatTables({ results, pairs }) {
       `${p.builderPeakRssMiB.toFixed(1)} MiB ${p.builderPeakRssMiB <= RSS_GOAL_MIB ? '(goal met)' : p.builderPeakRssMiB <= RSS_TARGET_MIB ? '(target met)' : '(OVER TARGET)'}`,
     ]),
   );
-  return `${main}\n(times are whole processes: builder's include Node's start and loading @builder/core; GNU tar's peak RSS is sampled)\n\n${ratios}\n(the target is on whole processes, paired by round; "unpackLayer only" is the unpackLayer call against GNU tar's whole process; RSS target ${RSS_TARGET_MIB} MiB, goal ${RSS_GOAL_MIB} MiB)`;
+  const changes = pairs
+    .filter((p) => p.changeSec !== undefined)
+    .map(
+      (p) =>
+        `\nbuilder ${p.label}: ${p.changeSec >= 0 ? '+' : ''}${(p.changeSec * 1000).toFixed(0)} ms paired against the baseline build`,
+    )
+    .join('');
+  return `${main}\n(times are whole processes: builder's include Node's start and loading @builder/core; GNU tar's peak RSS is sampled)\n\n${ratios}\n(the target is on whole processes, paired by round; "unpackLayer only" is the unpackLayer call against GNU tar's whole process; RSS target ${RSS_TARGET_MIB} MiB, goal ${RSS_GOAL_MIB} MiB)${changes}`;
 }
 
 // ---- set-up and clean-up ----------------------------------------------------------------------
@@ -648,7 +684,8 @@ async function main() {
 
   const dirs = {};
   try {
-    if (options.filesystems.includes('tmpfs')) dirs.tmpfs = mountTmpfs(bytes, 2 * options.formats.length);
+    if (options.filesystems.includes('tmpfs'))
+      dirs.tmpfs = mountTmpfs(bytes, (options.baselineCore ? 3 : 2) * options.formats.length);
     if (options.filesystems.includes('disk')) dirs.disk = diskRoot(options, bytes, say);
     const cases = makeCases(inputs, options, dirs);
     const tty = process.stderr.isTTY && !options.json;
