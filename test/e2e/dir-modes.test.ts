@@ -2,8 +2,9 @@
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createEngine, type DirModeSpec, SpecError } from '@builder/core';
+import { createEngine, type DirModeSpec, dirModeMounts, SpecError } from '@builder/core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { builder } from '../helpers/cli.js';
 import { mountsUnder, requireRoot } from '../helpers/host.js';
 
 let base: string;
@@ -93,5 +94,25 @@ describe('directory modes', () => {
       }),
     ).rejects.toThrow(new SpecError('directory "/srv" is given two modes: hidden and overlay'));
     await expect(engine.run({ argv: ['true'], dirModes: [{ mode: 'hidden', path: '/' }] })).rejects.toThrow(SpecError);
+  });
+
+  it("never makes the host's /dev, /proc or /sys writable, whole or in part; read-only is fine", async () => {
+    for (const path of ['/dev', '/proc', '/sys', '/dev/shm', '/sys/fs/cgroup', '//dev/'])
+      for (const mode of ['overlay', 'full-access'] as const)
+        await expect(engine.run({ argv: ['true'], dirModes: [{ mode, path }] })).rejects.toThrow(
+          /is never made writable in the container; use another directory mode/,
+        );
+    // Read-only and hidden are fine, and a directory that only starts with the same letters is not one.
+    expect(dirModeMounts([{ mode: 'read-only', path: '/dev' }])).toEqual([
+      { type: 'bind', source: '/dev', destination: '/dev', options: ['ro'] },
+    ]);
+    expect(dirModeMounts([{ mode: 'hidden', path: '/sys/firmware' }])).toHaveLength(1);
+    expect(dirModeMounts([{ mode: 'overlay', path: '/device' }])).toHaveLength(1);
+    // Through the CLI: one line, status 125, nothing run.
+    const r = await builder(['run', '--overlay-dir', '/dev', '--', 'true']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toBe(
+      "Error: --overlay-dir /dev: the host's /dev is never made writable in the container; use another directory mode (--read-only-dir or --hidden-dir)\n",
+    );
   });
 });

@@ -23,6 +23,10 @@ const MODES: Record<DirMode, (dir: string) => MountSpec> = {
 
 const normalize = (path: string) => path.replace(/\/+/g, '/').replace(/(.)\/$/, '$1');
 
+/** The host's kernel interfaces: never given to the command writable, whole or in part (BenchExec's rule). */
+const KERNEL_DIRS = ['/dev', '/proc', '/sys'];
+const WRITABLE: readonly DirMode[] = ['overlay', 'full-access'];
+
 /**
  * The mounts that give each directory its mode, parents before children (a mode applies to a
  * directory's whole subtree unless a subdirectory has its own, as in BenchExec). The root `/` is the
@@ -38,6 +42,11 @@ export function dirModeMounts(specs: readonly DirModeSpec[]): MountSpec[] {
     if (other && other !== mode) throw new SpecError(`directory "${dir}" is given two modes: ${other} and ${mode}`);
     if (dir === '/' && mode !== 'overlay')
       throw new SpecError(`--${mode}-dir /: the root directory is always an overlay of the host root`);
+    const kernel = KERNEL_DIRS.find((k) => dir === k || dir.startsWith(`${k}/`));
+    if (kernel && WRITABLE.includes(mode))
+      throw new SpecError(
+        `--${mode}-dir ${dir}: the host's ${kernel} is never made writable in the container; use another directory mode (--read-only-dir or --hidden-dir)`,
+      );
     seen.set(dir, mode);
   }
   return [...seen]
