@@ -1,6 +1,6 @@
 // The layer store through the CLI: `builder images` and `builder prune` (with --json), progress on a
 // terminal and silence when piped, a kill -9 in the middle of a real unpack, concurrent runs of a new
-// image, and a run keeping its layers while prune runs.
+// image. (A run keeping its layers while prune runs: readme-images.test.ts.)
 import { execFileSync, spawn } from 'node:child_process';
 import {
   existsSync,
@@ -120,38 +120,6 @@ describe('builder images and builder prune', () => {
     expect(await images()).toEqual([]);
     expect(layerDirs()).toEqual([]);
     expect(readdirSync(join(root, 'tmp'))).toEqual([]);
-  });
-
-  it('prune keeps the layers of a running command, which goes on undisturbed', async () => {
-    const marker = join(root, 'started');
-    const running = startBuilder([
-      'run',
-      '--root',
-      root,
-      '--image',
-      oci(),
-      '-v',
-      `${root}:/host`,
-      '--',
-      'sh',
-      '-c',
-      'touch /host/started; while [ ! -e /host/go ]; do sleep 0.05; done; cat /etc/greeting',
-    ]);
-    try {
-      await waitFor('the run to start', () => (existsSync(marker) ? true : undefined), 30_000);
-      const pruned = await builder(['prune', '--root', root, '--all', '--json']);
-      const result = JSON.parse(pruned.stdout);
-      expect(result.layers).toEqual([]);
-      expect(result.inUse.sort()).toEqual(ociImage(join(work, 'L')).diffIds.sort());
-    } finally {
-      writeFileSync(join(root, 'go'), ''); // the command ends also when a check above failed
-    }
-    const r = await running.done;
-    expect(r.stdout).toBe('v2\n');
-    expect(r.code).toBe(0);
-    expect(layerDirs()).toHaveLength(2);
-    // Once the run is over, they can go.
-    expect(JSON.parse((await builder(['prune', '--root', root, '--all', '--json'])).stdout).layers).toHaveLength(2);
   });
 
   it('a corrupted layer blob is one error line naming the image and the layer; nothing of it is kept', async () => {
