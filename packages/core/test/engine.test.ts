@@ -16,6 +16,7 @@ import {
 import { ContainerModule, injectable } from '@builder/core/di';
 import { mountFlags } from '@builder/native/pure';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { thrown } from '../../../test/helpers/thrown.js';
 
 let engine: Engine;
 let dir: string;
@@ -52,15 +53,6 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
     return err as Error;
   }
   throw new Error('expected a rejection');
-}
-
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected an error');
 }
 
 describe('createEngine with the built-in plugins', () => {

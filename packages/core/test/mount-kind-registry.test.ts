@@ -2,6 +2,7 @@
 // prefixes a kind's problems with the mount they are about. Through the built package.
 import { type MountKind, MountKindRegistry, type MountOp, type MountSpec, SpecError } from '@builder/core';
 import { describe, expect, it } from 'vitest';
+import { thrown } from '../../../test/helpers/thrown.js';
 
 const ctx = { runId: '0123456789ab', user: { uid: 0, gid: 0 } };
 
@@ -20,15 +21,6 @@ class ProbeMountKind implements MountKind {
     this.fail?.();
     return [{ op: 'mkdir', target: mount.destination, mode: 0o755 }];
   }
-}
-
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected an error');
 }
 
 describe('MountKindRegistry.plan', () => {

@@ -8,17 +8,9 @@ import { checkOption, createEngine, type Engine, MountKindRegistry, type MountSp
 import { validateOps } from '@builder/native/pure';
 import { BindMountKind, OverlayMountKind, PROPAGATIONS, splitLowerdirs, TmpfsMountKind } from '@builder/plugins';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { thrown } from '../../../test/helpers/thrown.js';
 
 const ctx = { runId: '0123456789ab', user: { uid: 0, gid: 0 } };
-
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected an error');
-}
 
 describe('BindMountKind', () => {
   const kind = new BindMountKind();

@@ -1,0 +1,11 @@
+// The error a synchronous call throws, for tests that check more than its message.
+
+/** What `fn` throws; fails the test when it throws nothing. */
+export function thrown(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected an error');
+}
