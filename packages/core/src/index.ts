@@ -87,7 +87,7 @@ export {
   type PruneResult,
 } from './image/index.js';
 export { LOG_LEVELS, Logger, type LogLevel, WinstonLogger } from './logging/logger.js';
-export { DEFAULT_MOUNTS, DEV_OPTIONS } from './plan/default-mounts.js';
+export { DEFAULT_MOUNTS } from './plan/default-mounts.js';
 export { buildEnv, EngineSettings, Planner } from './plan/planner.js';
 export { loadPlugin, type PluginRef } from './plugins/plugin-loader.js';
 export { type DirMode, type DirModeSpec, dirModeMounts } from './request/dir-modes.js';

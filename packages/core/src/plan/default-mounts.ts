@@ -1,16 +1,14 @@
 // The mounts every container gets unless the user mounts something else on their destination.
 import type { MountSpec } from '../request/mount-spec.js';
 
-/** The options of the default /dev, runc's: also what the dev kind's tmpfs has unless told otherwise. */
-export const DEV_OPTIONS: readonly string[] = ['nosuid', 'strictatime', 'mode=755', 'size=65536k'];
-
 /**
  * The mounts every container gets, in order: those of the OCI runtime spec and of runc's default
  * spec. A user mount on the same destination replaces one of these.
  */
 export const DEFAULT_MOUNTS: readonly MountSpec[] = [
   { type: 'proc', source: 'proc', destination: '/proc', options: ['nosuid', 'noexec', 'nodev'] },
-  { type: 'dev', source: 'tmpfs', destination: '/dev', options: [...DEV_OPTIONS] },
+  // The dev kind's own defaults are runc's /dev options (nosuid, strictatime, mode=755, size=65536k).
+  { type: 'dev', source: 'tmpfs', destination: '/dev' },
   {
     type: 'devpts',
     source: 'devpts',

@@ -1,5 +1,5 @@
 // The `dev` mount kind: a /dev tmpfs with the default device nodes and symlinks.
-import { DEV_OPTIONS, type MountKind, type MountOp, type MountSpec, mountFsOp } from '@builder/core';
+import { type MountKind, type MountOp, type MountSpec, mountFsOp } from '@builder/core';
 import { injectable } from '@builder/core/di';
 import { TMPFS_OPTIONS } from '../tmpfs/tmpfs-mount-kind.js';
 
@@ -21,6 +21,9 @@ export const DEFAULT_DEV_SYMLINKS: readonly [string, string][] = [
   ['stderr', '/proc/self/fd/2'],
   ['ptmx', 'pts/ptmx'],
 ];
+
+/** runc's options of the default /dev: what the tmpfs has unless the mount says otherwise. */
+const DEV_OPTIONS: readonly string[] = ['nosuid', 'strictatime', 'mode=755', 'size=65536k'];
 
 /**
  * A /dev: a tmpfs with the default device nodes and symlinks. When a node cannot be created
