@@ -35,7 +35,8 @@ const nativeFromDist = {
     b.onResolve({ filter: /^@builder\/native$/ }, () => ({ path: `${pkg('native')}/dist/index.js` }));
   },
 };
-// core's bundle takes the stage protocol's constants from native's compiled module (see the top).
+// core's bundle takes the stage protocol's constants from native's compiled module (see the top). The
+// plugin is needed: `external: ['@builder/native']` alone would make every subpath external too.
 const protocolInline = {
   name: 'native-protocol-inline',
   setup(b) {

@@ -1,7 +1,8 @@
 // createEngine: the engine as a library, a DI container with the core services and the plugins'
 // contributions, and the Engine API over it.
 import { constants as osConstants } from 'node:os';
-import { INTERRUPT_SIGNALS, type RootfsPlan, type StagePlan } from '@builder/native/pure';
+import { INTERRUPT_SIGNALS } from '@builder/native/protocol';
+import type { RootfsPlan, StagePlan } from '@builder/native/pure';
 import { Container } from 'inversify';
 import { MountKind } from './contributions/mount-kind.js';
 import { MountKindRegistry } from './contributions/mount-kind-registry.js';

@@ -3,7 +3,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { createInterface } from 'node:readline';
-import { EVENT_FD, FORWARDED_SIGNALS, PLAN_FD, type StageEvent, type StagePlan } from '@builder/native/pure';
+import { EVENT_FD, FORWARDED_SIGNALS, PLAN_FD, type StageEvent } from '@builder/native/protocol';
+import type { StagePlan } from '@builder/native/pure';
 import { inject, injectable } from 'inversify';
 import { ExecError, RunError } from '../errors.js';
 import { Logger } from '../logging/logger.js';
