@@ -36,9 +36,10 @@ export function startBuilder(
   child.stderr?.on('data', (d) => {
     stderr += d;
   });
-  const done = new Promise<Finished>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
-  );
+  const done = new Promise<Finished>((resolve, reject) => {
+    child.on('error', reject); // could not be started: fail, never hang
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
   return { child, out: () => stdout, done };
 }
 

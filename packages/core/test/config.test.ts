@@ -146,6 +146,7 @@ describe('loadConfig', () => {
     ['{"plugins": "p"}', '"plugins" must be an array of package names or paths'],
     ['{"plugins": [1]}', '"plugins" must be an array of package names or paths'],
     ['{"plugins": [""]}', '"plugins" must be an array of package names or paths'],
+    ['{"root": "var/lib/b"}', '"root" must be an absolute path'],
     ['{"runroot": "run/b"}', '"runroot" must be an absolute path'],
     ['{"runroot": 5}', '"runroot" must be an absolute path'],
     ['{"plugin": []}', 'unknown key "plugin" (did you mean "plugins"?)'],

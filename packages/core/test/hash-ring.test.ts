@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, expect, test, vi } from 'vitest';
 import { FileRing, HashRing } from '../src/image/unpack/hash-ring.js';
+import { ringBytes } from '../src/image/unpack/ring-layout.js';
 
 const SLOT = 64 << 10;
 /** The ring waits for its worker to start however long that takes (up to the ring's stall limit). */
@@ -152,7 +153,7 @@ test('FileRing whose reader has not started when the first slot is wanted: this 
   writeFileSync(file, data);
   const fd = openSync(file, 'r');
   try {
-    const sab = new SharedArrayBuffer(4 * SLOT + (64 << 10));
+    const sab = new SharedArrayBuffer(ringBytes(4, SLOT));
     const ring = FileRing.attach({ sab, slots: 4, slotSize: SLOT, fd }, { startMs: 0 });
     const got: Buffer[] = [];
     for (let slot = ring.take(); slot; slot = ring.take()) {

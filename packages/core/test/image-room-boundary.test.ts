@@ -85,7 +85,7 @@ describe('the image room (src/image)', () => {
     expect(importsOf(join(SRC, 'engine.ts')).map((i) => i.spec)).toContain('./image/index.js');
   });
 
-  it('imports nothing of the engine: only node:*, @builder/native(/ops), errors.ts, the Logger type and itself', () => {
+  it('imports nothing of the engine: only node:*, @builder/native(/pure), errors.ts, the Logger type and itself', () => {
     const bad = roomFiles.flatMap((f) => importsOf(f).map((imp) => roomViolation(f, imp)));
     expect(bad.filter((v) => v !== undefined)).toEqual([]);
   });

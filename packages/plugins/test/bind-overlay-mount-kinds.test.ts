@@ -26,7 +26,7 @@ describe('BindMountKind', () => {
     return err.message;
   };
 
-  it('is recursive and staged by default, with no flags', () => {
+  it('is recursive and pinned by default, with no flags', () => {
     expect(kind.type).toBe('bind');
     expect(bind()).toEqual([{ op: 'bind', source: '/srv/data', target: '/data', recursive: true, pin: true }]);
   });
@@ -58,7 +58,7 @@ describe('BindMountKind', () => {
     expect(checkOption(kind.options, 'readonly')).toBeUndefined();
   });
 
-  it('skips the staging with nobind (which is no flag)', () => {
+  it('skips the pinning with nobind (which is no flag)', () => {
     expect(bind(['nobind', 'ro'])).toEqual([
       { op: 'bind', source: '/srv/data', target: '/data', recursive: true, pin: false, flags: ['ro'] },
     ]);

@@ -18,13 +18,13 @@ export const TAKEN = 2;
 export const DONE = 3;
 export const STARTED = 4;
 export const ABORT = 5;
-export const CTL_WORDS = 8;
+const CTL_WORDS = 8;
 /** Byte offset of the Float64 byte count. */
-export const BYTES = CTL_WORDS * 4;
+const BYTES = CTL_WORDS * 4;
 /** Byte offset of one Int32 length per slot. */
-export const LENGTHS = BYTES + 8;
+const LENGTHS = BYTES + 8;
 export const DIGEST_BYTES = 32;
-export const ERROR_BYTES = 1024;
+const ERROR_BYTES = 1024;
 
 /** What the hashing thread is started with. `fd` given: read that file into the slots (FileRing). */
 export interface HashWorkerData {
