@@ -1,6 +1,7 @@
 // The claims of the README's `builder run` section, end to end through the built CLI as a user runs
-// them (some are also held through the library elsewhere, e.g. the directory modes in dir-modes.test.ts). Each is observed from the kernel's side: what the command reads in its
-// own /proc/self (status, fd, ns, mountinfo), what the host's filesystem holds after, and which host
+// them (some are also held through the library elsewhere, e.g. the directory modes in
+// dir-modes.test.ts). Each is observed from the kernel's side: what the command reads in its own
+// /proc/self (status, fd, ns, mountinfo), what the host's filesystem holds after, and which host
 // processes are left.
 import { execFileSync, type StdioOptions, spawn } from 'node:child_process';
 import {
@@ -207,15 +208,33 @@ describe('--rootfs and the host', () => {
 });
 
 describe('signals sent to builder', () => {
-  /** Start a shell script on the rootfs; resolves once it printed `ready`, with its host pid. */
+  /**
+   * Start a shell script on the rootfs; resolves once it printed `ready`, with its host pid. `stop()`
+   * kills builder (and the command with it) if it still runs, and waits for it: tests call it in
+   * `finally`, so a failed check leaves no process behind.
+   */
   async function startScript(script: string) {
     const marker = `# readme-signals-${process.pid}-${Math.random().toString(16).slice(2)}`;
     const full = `${script} ${marker}`;
     const started = startBuilder(['run', '--rootfs', rootfs.path, '--', 'sh', '-c', full], ['ignore', 'pipe', 'pipe']);
-    await waitFor('the command to be ready', () => (started.out().includes('ready\n') ? true : undefined));
-    const [pid] = pidsMatching(`sh -c ${full}`);
-    expect(pid).toBeDefined();
-    return { ...started, pid, full };
+    let finished: Finished | undefined;
+    started.done.then((r) => {
+      finished = r;
+    });
+    const stop = async () => {
+      if (finished === undefined) started.child.kill('SIGKILL');
+      await started.done;
+    };
+    const exited = () => waitFor('builder to exit', () => finished, 20_000);
+    try {
+      await waitFor('the command to be ready', () => (started.out().includes('ready\n') ? true : undefined));
+      const [pid] = pidsMatching(`sh -c ${full}`);
+      expect(pid).toBeDefined();
+      return { ...started, pid, full, stop, exited };
+    } catch (err) {
+      await stop();
+      throw err;
+    }
   }
 
   for (const [sig, status] of [
@@ -226,11 +245,15 @@ describe('signals sent to builder', () => {
       const s = await startScript(
         'trap "echo got INT; exit 3" INT; trap "echo got HUP; exit 4" HUP; echo ready; while :; do sleep 0.05; done',
       );
-      s.child.kill(sig);
-      const r = await s.done;
-      expect(r.stdout).toBe(`ready\ngot ${sig.slice(3)}\n`);
-      expect(r.code).toBe(status);
-      expect(alive(s.pid)).toBe(false);
+      try {
+        s.child.kill(sig);
+        const r = await s.exited();
+        expect(r.stdout).toBe(`ready\ngot ${sig.slice(3)}\n`);
+        expect(r.code).toBe(status);
+        expect(alive(s.pid)).toBe(false);
+      } finally {
+        await s.stop();
+      }
     });
 
   for (const sequence of [
@@ -249,24 +272,18 @@ describe('signals sent to builder', () => {
           .filter((l) => l.startsWith('got ')).length === n
           ? true
           : undefined;
-      let finished: Finished | undefined;
-      s.done.then((r) => {
-        finished = r;
-      });
       try {
         s.child.kill(sequence[0]);
         await waitFor('the first signal to reach the command', () => seen(1));
         s.child.kill(sequence[1]);
         await waitFor('the second signal to reach the command', () => seen(2));
         s.child.kill(sequence[2]);
-        const r = await waitFor('builder to exit after the third signal', () => finished, 20_000);
+        const r = await s.exited();
         expect(r.code).toBe(137);
         expect(r.stdout).toBe(`ready\ngot ${sequence[0].slice(3)}\ngot ${sequence[1].slice(3)}\n`);
         expect(alive(s.pid)).toBe(false);
       } finally {
-        // Whatever failed, kill -9 of builder takes the command with it.
-        if (finished === undefined) s.child.kill('SIGKILL');
-        await s.done;
+        await s.stop();
       }
       expect(pidsMatching(`sh -c ${s.full}`)).toEqual([]);
     });
