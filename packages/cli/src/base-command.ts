@@ -1,7 +1,7 @@
 // What the oclif commands share: flags made from the run-flags.ts table, and one-line errors.
 import { Command, Flags, type Interfaces } from '@oclif/core';
 import { renderError } from './render-error.js';
-import { LOG_LEVEL_FLAG, ROOT_FLAG, RUN_FLAGS, type RunFlagSpec } from './run-flags.js';
+import { LOG_LEVEL_FLAG, ROOT_FLAG, RUN_FLAGS, type RunFlagName, type RunFlagSpec } from './run-flags.js';
 
 /** An oclif flag from a table entry (run-flags.ts). */
 export function oclifFlag(spec: RunFlagSpec) {
@@ -17,7 +17,7 @@ export function oclifFlag(spec: RunFlagSpec) {
   return Flags.string({ ...common, default: spec.default });
 }
 
-const runFlag = (name: RunFlagSpec['name']) => RUN_FLAGS.find((f) => f.name === name) as RunFlagSpec;
+const runFlag = (name: RunFlagName): RunFlagSpec => RUN_FLAGS.find((f) => f.name === name) as RunFlagSpec;
 
 /** --plugin, as `builder run` has it, for the other commands that load plugins. */
 export const PLUGIN_FLAG = oclifFlag(runFlag('plugin'));

@@ -144,6 +144,9 @@ export const RUN_FLAGS = [
 
 type Flag = (typeof RUN_FLAGS)[number] | typeof LOG_LEVEL_FLAG;
 
+/** The name of a flag of RUN_FLAGS. */
+export type RunFlagName = (typeof RUN_FLAGS)[number]['name'];
+
 /** What a flag parses to: a boolean, the values in command-line order, one of a choice's options, or the value. */
 type FlagValue<F> = F extends { boolean: true }
   ? boolean

@@ -15,9 +15,11 @@ const ROOT_USERS = new Set(['', 'root', '0', 'root:root', '0:0', 'root:0', '0:ro
  */
 export function applyImageConfig(spec: RunSpec, config: ImageConfig): RunSpec {
   const imageUser = config.User ?? '';
-  if (spec.user === undefined && !ROOT_USERS.has(imageUser)) {
+  // The image's User applies when the spec names none and it is not root (the default anyway).
+  const user = spec.user === undefined && !ROOT_USERS.has(imageUser) ? imageUser : undefined;
+  if (user !== undefined) {
     try {
-      parseUserSpec(imageUser);
+      parseUserSpec(user);
     } catch (err) {
       throw new ImageError(`image config User: ${(err as Error).message}`);
     }
@@ -27,6 +29,6 @@ export function applyImageConfig(spec: RunSpec, config: ImageConfig): RunSpec {
   const env = [...(config.Env ?? []), ...(spec.env ?? [])];
   const out: RunSpec = { ...spec, argv, cwd: spec.cwd ?? (config.WorkingDir || '/') };
   if (env.length > 0) out.env = env;
-  if (spec.user === undefined && !ROOT_USERS.has(imageUser)) out.user = imageUser;
+  if (user !== undefined) out.user = user;
   return out;
 }

@@ -1,5 +1,5 @@
 // What an image is once read, whatever its format: its layers (blobs to unpack) and its run-time config.
-import type { Compression } from './media-types.js';
+import type { Compression } from '../compression.js';
 
 /** The run-time part of an image's config (the `config` section of an OCI or docker image config). */
 export interface ImageConfig {

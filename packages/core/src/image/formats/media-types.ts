@@ -1,8 +1,6 @@
 // The media types of image manifests, configs and layers, and what each layer type says of its compression.
 import type { Compression } from '../compression.js';
 
-export type { Compression } from '../compression.js';
-
 export const MEDIA_TYPE = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',

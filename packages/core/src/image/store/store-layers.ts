@@ -16,7 +16,7 @@ import type { ImageLayer, ImageManifest } from '../formats/image.js';
 import { unpackInWorker } from '../unpack/unpack-client.js';
 import type { BlobHints } from './blob-hints.js';
 import type { Registration } from './runs.js';
-import { chainOf, hexOf, type StoreDirs } from './store-dirs.js';
+import { chainKeys, chainOf, hexOf, type StoreDirs } from './store-dirs.js';
 import { visibleLayers } from './visible-layers.js';
 
 /** layers/<key>/layer.json: what the layer is. */
@@ -50,15 +50,13 @@ export class StoreLayers {
 
   /** The keys of the image's layers, as far as their diffIDs are known. */
   candidateKeys(image: ImageManifest): string[] {
-    const keys: string[] = [];
-    let parentChain: string | undefined;
+    const known: string[] = [];
     for (const layer of image.layers) {
       const diffId = layer.diffId ?? this.hints.diffId(layer.digest);
       if (diffId === undefined) break;
-      parentChain = chainOf(parentChain, diffId);
-      keys.push(hexOf(parentChain, 'chainID'));
+      known.push(diffId);
     }
-    return keys;
+    return chainKeys(known);
   }
 
   /** The layer with this diffID on top of `parentChain`, if the store has it. */
