@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { type MountInfo, parseMountInfo } from '@builder/native/pure';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { builder, type Finished, run } from '../helpers/cli.js';
+import { builderWith } from '../helpers/config.js';
 import { mountsUnder, requireRoot } from '../helpers/host.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 
@@ -91,18 +92,6 @@ async function mountsInside(flags: string[]): Promise<MountInfo[]> {
   return parseMountInfo(r.stdout);
 }
 
-/** Run `builder …` with $BUILDER_CONFIG set to `config` (the child inherits the environment). */
-async function withConfig(config: string, args: string[]): Promise<Finished> {
-  const before = process.env.BUILDER_CONFIG;
-  process.env.BUILDER_CONFIG = config;
-  try {
-    return await builder(args);
-  } finally {
-    if (before === undefined) delete process.env.BUILDER_CONFIG;
-    else process.env.BUILDER_CONFIG = before;
-  }
-}
-
 describe('builder mount-kinds', () => {
   it('--json lists the built-in kinds with their origin', async () => {
     const r = await builder(['mount-kinds', '--json']);
@@ -146,7 +135,7 @@ describe('builder mount-kinds', () => {
   it('adds the plugins of the config file, relative to the file', async () => {
     const config = join(scratch, 'config.json');
     writeFileSync(config, JSON.stringify({ plugins: ['./scratch-plugin.mjs'] }));
-    const r = await withConfig(config, ['mount-kinds', '--json']);
+    const r = await builderWith(['mount-kinds', '--json'], { config });
     expect(r.stderr).toBe('');
     const kinds = JSON.parse(r.stdout) as { type: string; origin: string }[];
     expect(kinds.find((k) => k.type === 'e2e-scratch')?.origin).toBe(plugin);
@@ -294,7 +283,7 @@ describe('builder run refuses bad mounts with one line, exit 125, host unchanged
     const config = join(scratch, 'bad-config.json');
     writeFileSync(config, JSON.stringify({ plugins: [], storage: '/var' }));
     expectOneError(
-      await withConfig(config, ['run', '--rootfs', rootfs.path, '--', 'true']),
+      await builderWith(['run', '--rootfs', rootfs.path, '--', 'true'], { config }),
       new RegExp(`config file "${config}": unknown key "storage"`),
     );
   });

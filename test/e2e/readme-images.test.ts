@@ -487,15 +487,11 @@ describe('prune', () => {
       '-c',
       'echo started; read line < /gate/go; echo "$line"; cat /etc/greeting /data/dir',
     ]);
-    let out = '';
-    running.child.stdout?.on('data', (d) => {
-      out += d;
-    });
     const { diffIds } = ociImage(layout());
     // If a check fails while the command waits, it must not outlive the test.
     let released = false;
     try {
-      await waitFor('the command to start', () => (out.includes('started') ? true : undefined), 60_000);
+      await waitFor('the command to start', () => (running.out().includes('started') ? true : undefined), 60_000);
       const keys = layerDirs(root);
       expect(keys).toHaveLength(2);
 

@@ -78,7 +78,7 @@ describe('what reaches the command', () => {
       stdio[5] = fd;
       stdio[40] = fd;
       stdio[41] = 'pipe';
-      const { done } = startBuilder(['run', '--rootfs', rootfs.path, '--', 'ls', '/proc/self/fd'], stdio);
+      const { done } = startBuilder(['run', '--rootfs', rootfs.path, '--', 'ls', '/proc/self/fd'], { stdio });
       const r = await done;
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
@@ -91,7 +91,9 @@ describe('what reaches the command', () => {
   });
 
   it('stdin is the command’s: `echo hi | builder run … cat`', async () => {
-    const { child, done } = startBuilder(['run', '--rootfs', rootfs.path, '--', 'cat'], ['pipe', 'pipe', 'pipe']);
+    const { child, done } = startBuilder(['run', '--rootfs', rootfs.path, '--', 'cat'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     child.stdin?.end('hi\nthere\n');
     const r = await done;
     expect(r).toMatchObject({ code: 0, stdout: 'hi\nthere\n', stderr: '' });
@@ -100,10 +102,8 @@ describe('what reaches the command', () => {
   for (const umask of ['000', '077'])
     it(`the umask is 022 whatever builder's own (${umask})`, async () => {
       const script = `umask ${umask}; exec "$0" "$@"`;
-      const { done } = startBuilder(
-        [],
-        ['ignore', 'pipe', 'pipe'],
-        [
+      const { done } = startBuilder([], {
+        command: [
           'sh',
           '-c',
           script,
@@ -117,7 +117,7 @@ describe('what reaches the command', () => {
           '-c',
           'grep "^Umask:" /proc/self/status; touch /tmp/new-file; stat -c %a /tmp/new-file; rm /tmp/new-file',
         ],
-      );
+      });
       const r = await done;
       expect(r.stderr).toBe('');
       expect(r.stdout).toBe('Umask:\t0022\n644\n');
@@ -166,22 +166,19 @@ describe('--rootfs and the host', () => {
       mkdirSync(src);
       const before = mountsUnder(shared);
       const script = 'touch /src/started; while [ ! -e /src/go ]; do sleep 0.05; done';
-      const started = startBuilder(
-        [
-          'run',
-          '--rootfs',
-          own.path,
-          '-v',
-          `${src}:/src`,
-          '--mount',
-          'type=tmpfs,destination=/scratch',
-          '--',
-          'sh',
-          '-c',
-          script,
-        ],
-        ['ignore', 'pipe', 'pipe'],
-      );
+      const started = startBuilder([
+        'run',
+        '--rootfs',
+        own.path,
+        '-v',
+        `${src}:/src`,
+        '--mount',
+        'type=tmpfs,destination=/scratch',
+        '--',
+        'sh',
+        '-c',
+        script,
+      ]);
       try {
         let ended: Finished | undefined;
         started.done.then((f) => {
@@ -216,7 +213,7 @@ describe('signals sent to builder', () => {
   async function startScript(script: string) {
     const marker = `# readme-signals-${process.pid}-${Math.random().toString(16).slice(2)}`;
     const full = `${script} ${marker}`;
-    const started = startBuilder(['run', '--rootfs', rootfs.path, '--', 'sh', '-c', full], ['ignore', 'pipe', 'pipe']);
+    const started = startBuilder(['run', '--rootfs', rootfs.path, '--', 'sh', '-c', full]);
     let finished: Finished | undefined;
     started.done.then((r) => {
       finished = r;
@@ -551,10 +548,18 @@ describe('bind pinning', () => {
     let builderRun: Started | undefined;
     try {
       await waitFor('the FUSE server to mount', () => (said.includes('mounted\n') ? true : undefined));
-      builderRun = startBuilder(
-        ['run', '--rootfs', rootfs.path, '-v', `${first}:/a:ro`, '-v', `${fuse}/dir:/b`, '--', 'cat', '/a/a'],
-        ['ignore', 'pipe', 'pipe'],
-      );
+      builderRun = startBuilder([
+        'run',
+        '--rootfs',
+        rootfs.path,
+        '-v',
+        `${first}:/a:ro`,
+        '-v',
+        `${fuse}/dir:/b`,
+        '--',
+        'cat',
+        '/a/a',
+      ]);
       const stage = Number(
         await waitFor('the stage to look the second source up', () => /blocked (\d+)\n/.exec(said)?.[1]),
       );

@@ -18,16 +18,19 @@ export interface Started {
   done: Promise<Finished>;
 }
 
-/**
- * Start `builder ARGS…`; stdin is closed, stdout and stderr are collected. With `stdio` (whose stdout
- * and stderr must be pipes) and `command`, start `command` instead (e.g. a shell that execs builder).
- */
-export function startBuilder(
-  args: string[],
-  stdio: StdioOptions = ['ignore', 'pipe', 'pipe'],
-  command: string[] = [process.execPath, BUILDER, ...args],
-): Started {
-  const child = spawn(command[0], command.slice(1), { stdio });
+export interface StartOptions {
+  /** Default: stdin closed, stdout and stderr pipes (they must stay pipes: they are collected). */
+  stdio?: StdioOptions;
+  /** What to start instead of `node builder.js ARGS…` (e.g. a shell or `unshare` that execs builder). */
+  command?: string[];
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Start `builder ARGS…` (or `opts.command`); stdout and stderr are collected. */
+export function startBuilder(args: string[], opts: StartOptions = {}): Started {
+  const [bin, ...rest] = opts.command ?? [process.execPath, BUILDER, ...args];
+  const child = spawn(bin, rest, { stdio: opts.stdio ?? ['ignore', 'pipe', 'pipe'], cwd: opts.cwd, env: opts.env });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d) => {

@@ -1,8 +1,7 @@
 // builder's configuration file as a user meets it: `builder …` with $BUILDER_CONFIG set (or unset),
 // and `builder …` in a private mount namespace whose /etc/builder holds a given directory, so that the
 // default /etc/builder/config.json is read without the host's /etc ever being written.
-import { spawn } from 'node:child_process';
-import { BUILDER, type Finished } from './cli.js';
+import { BUILDER, type Finished, startBuilder } from './cli.js';
 
 export interface SpawnOptions {
   /** $BUILDER_CONFIG for the child; undefined: unset (the default file is read). */
@@ -18,26 +17,9 @@ function childEnv(config: string | undefined): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Run `bin args…` with stdin closed; collect stdout and stderr. */
-function collect(bin: string, args: string[], opts: SpawnOptions): Promise<Finished> {
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd, env: childEnv(opts.config) });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  return new Promise<Finished>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
-
 /** `builder ARGS…` with $BUILDER_CONFIG set to `opts.config` (or unset), from `opts.cwd`. */
 export const builderWith = (args: string[], opts: SpawnOptions = {}): Promise<Finished> =>
-  collect(process.execPath, [BUILDER, ...args], opts);
+  startBuilder(args, { cwd: opts.cwd, env: childEnv(opts.config) }).done;
 
 /**
  * `builder ARGS…` with $BUILDER_CONFIG unset, in a private mount namespace (unshare -m) where
@@ -55,9 +37,9 @@ export function builderWithEtcBuilder(etcBuilder: string, scratch: string, args:
     'shift 2',
     'exec "$@"',
   ].join('\n');
-  return collect(
-    'unshare',
-    [
+  return startBuilder([], {
+    command: [
+      'unshare',
       '-m',
       '--propagation',
       'private',
@@ -71,6 +53,6 @@ export function builderWithEtcBuilder(etcBuilder: string, scratch: string, args:
       BUILDER,
       ...args,
     ],
-    {},
-  );
+    env: childEnv(undefined),
+  }).done;
 }
