@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inPrivateEtc } from '../../../test/helpers/config.js';
 import { loadConfig } from '../src/config.js';
 import { SpecError } from '../src/errors.js';
 
@@ -36,7 +37,7 @@ function error(fn: () => unknown): string {
 
 // What loadConfig answers when /etc/builder/config.json is missing, then when it is there, whatever
 // this machine has there: a node process in a private mount namespace whose /etc is an overlay of the
-// host's (the writes go to a tmpfs) with an empty tmpfs on /etc/builder. It loads the built package.
+// host's with an empty tmpfs on /etc/builder (inPrivateEtc). It loads the built package.
 const DEFAULT_CASES = `
 const { loadConfig } = await import(process.env.CORE);
 const { writeFileSync } = await import('node:fs');
@@ -56,31 +57,16 @@ writeFileSync('/etc/builder/config.json', '{"plugins": [');
 out.broken = answer({});
 console.log(JSON.stringify(out));
 `;
-// Every step is checked before the next: nothing is written unless /etc is the overlay and
-// /etc/builder the tmpfs, in this namespace only.
-const NAMESPACE_SCRIPT = `set -eu
-mount -t tmpfs -o size=4m tmpfs "$SCRATCH"
-mkdir "$SCRATCH/upper" "$SCRATCH/work"
-mount -t overlay overlay -o "lowerdir=/etc,upperdir=$SCRATCH/upper,workdir=$SCRATCH/work" /etc
-[ "$(stat -f -c %T /etc)" = overlayfs ]
-mkdir -p /etc/builder
-mount -t tmpfs -o size=1m tmpfs /etc/builder
-[ "$(stat -f -c %T /etc/builder)" = tmpfs ]
-exec "$NODE" --input-type=module -e "$CASES"
-`;
-
 describe('loadConfig', () => {
   it('reads /etc/builder/config.json without $BUILDER_CONFIG, and nothing when it is missing', () => {
     const scratch = join(dir, 'ns-scratch');
     mkdirSync(scratch);
     const other = join(dir, 'other.json');
     writeFileSync(other, '{"plugins": ["other"]}');
-    const out = execFileSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', NAMESPACE_SCRIPT], {
+    const [bin, ...args] = inPrivateEtc(scratch, '', [process.execPath, '--input-type=module', '-e', DEFAULT_CASES]);
+    const out = execFileSync(bin, args, {
       env: {
         PATH: process.env.PATH,
-        SCRATCH: scratch,
-        NODE: process.execPath,
-        CASES: DEFAULT_CASES,
         CORE: createRequire(import.meta.url).resolve('@builder/core'),
         CONTENT: JSON.stringify({ plugins: ['./local.mjs', 'pkg'], runroot: '/run/b', root: '/srv/store' }),
         OTHER: other,
