@@ -239,26 +239,19 @@ function makeCases(inputs, options, dirs) {
   for (const fs of options.filesystems) {
     for (const format of options.formats) {
       const input = inputs[format];
-      cases.push({
-        name: `builder ${format} ${fs}`,
-        tool: 'builder',
-        fs,
-        format,
-        input,
-        root: dirs[fs],
-        core: options.core,
-        argv: (dest) => [process.execPath, CHILD, input.file, dest, 'overlay'],
-      });
-      if (options.baselineCore)
+      // This build's unpacker, and with --baseline-core another build's in the same rounds.
+      const builds = [{ suffix: '', core: options.core }];
+      if (options.baselineCore) builds.push({ suffix: ' (baseline)', core: options.baselineCore, baseline: true });
+      for (const { suffix, core, baseline } of builds)
         cases.push({
-          name: `builder ${format} ${fs} (baseline)`,
+          name: `builder ${format} ${fs}${suffix}`,
           tool: 'builder',
-          baseline: true,
+          ...(baseline ? { baseline } : {}),
           fs,
           format,
           input,
           root: dirs[fs],
-          core: options.baselineCore,
+          core,
           argv: (dest) => [process.execPath, CHILD, input.file, dest, 'overlay'],
         });
       cases.push({
@@ -522,17 +515,13 @@ function summarize(cases, samples) {
   const pairs = [];
   for (const b of results.filter((r) => r.tool === 'builder')) {
     const t = results.find((r) => r.tool === 'gnutar' && r.fs === b.fs && r.format === b.format);
+    const base = b.baseline ? undefined : results.find((r) => r.baseline && r.fs === b.fs && r.format === b.format);
     pairs.push({
       label: `${b.format} ${b.fs}${b.baseline ? ' (baseline)' : ''}`,
       fs: b.fs,
       format: b.format,
       // this build against the baseline build, in the same rounds
-      changeSec: b.baseline
-        ? undefined
-        : (() => {
-            const base = results.find((r) => r.baseline && r.fs === b.fs && r.format === b.format);
-            return base && median(b.samplesSec.map((s, round) => s - base.samplesSec[round]));
-          })(),
+      changeSec: base && median(b.samplesSec.map((s, round) => s - base.samplesSec[round])),
       pairedRatio: median(b.samplesSec.map((s, round) => s / t.samplesSec[round])),
       ratioOfMins: b.minSec / t.minSec,
       // unpackLayer alone (no Node start, no module loading) against the whole GNU tar process
