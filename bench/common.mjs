@@ -1,6 +1,7 @@
-// What the benchmark scripts share: their error type, option checks and the PATH lookup.
+// What the benchmark scripts share: their error type, option checks, the PATH lookup, the median and
+// a busybox rootfs.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, chmodSync, constants, copyFileSync, mkdirSync, symlinkSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 // Every case runs without NODE_EXTRA_CA_CERTS: Node reads and parses that certificate bundle when it
@@ -50,4 +51,28 @@ export function findOnPath(bin) {
     } catch {}
   }
   return undefined;
+}
+
+/** The median of a list of numbers. */
+export function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+export const BUSYBOX = '/bin/busybox';
+
+/**
+ * A busybox-static root filesystem in the new directory `dir` (its parent must exist): /bin/busybox,
+ * a link per applet, /proc /sys /dev and a world-writable /tmp. Returns `dir`.
+ */
+export function busyboxRootfs(dir, applets) {
+  mkdirSync(join(dir, 'bin'), { recursive: true, mode: 0o755 });
+  chmodSync(dir, 0o755);
+  copyFileSync(BUSYBOX, join(dir, 'bin/busybox'));
+  chmodSync(join(dir, 'bin/busybox'), 0o755);
+  for (const applet of applets) symlinkSync('busybox', join(dir, 'bin', applet));
+  for (const sub of ['proc', 'sys', 'dev', 'tmp']) mkdirSync(join(dir, sub));
+  chmodSync(join(dir, 'tmp'), 0o1777);
+  return dir;
 }

@@ -25,25 +25,14 @@
 //
 // To add a case, append an entry to the array returned by makeCases().
 import { spawn, spawnSync } from 'node:child_process';
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { constants as osConstants, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BenchError, CHILD_ENV, caCertsNote, findOnPath, toCount } from './common.mjs';
+import { BenchError, BUSYBOX, busyboxRootfs, CHILD_ENV, caCertsNote, findOnPath, median, toCount } from './common.mjs';
 
 const BUILDER = fileURLToPath(new URL('../packages/cli/bin/builder.js', import.meta.url));
-const BUSYBOX = '/bin/busybox';
 const BUSYBOX_APPLETS = ['sh', 'true', 'false', 'echo', 'cat', 'ls', 'env', 'sleep', 'mount'];
 const TARGET = 2.5; // builder run's median paired ratio to `node -e 0` should not exceed this
 const MOUNTS_TARGET_MS = 5; // what 10 mounts may add to builder run's median
@@ -174,16 +163,9 @@ function checkPrerequisites(cases) {
 let rootfs;
 
 function buildRootfs() {
-  rootfs = mkdtempSync('/tmp/builder-bench-');
-  chmodSync(rootfs, 0o755);
-  mkdirSync(join(rootfs, 'bin'));
-  copyFileSync(BUSYBOX, join(rootfs, 'bin/busybox'));
-  chmodSync(join(rootfs, 'bin/busybox'), 0o755);
-  for (const applet of BUSYBOX_APPLETS) symlinkSync('busybox', join(rootfs, 'bin', applet));
-  for (const dir of ['proc', 'sys', 'dev', 'tmp']) mkdirSync(join(rootfs, dir));
+  rootfs = busyboxRootfs(mkdtempSync('/tmp/builder-bench-'), BUSYBOX_APPLETS);
   for (const dir of MOUNT_POINTS) mkdirSync(join(rootfs, 'm', dir), { recursive: true });
   for (const dir of HOST_SOURCES) mkdirSync(join(rootfs, 'hostsrc', dir), { recursive: true });
-  chmodSync(join(rootfs, 'tmp'), 0o1777);
   return rootfs;
 }
 
@@ -296,12 +278,6 @@ async function measure(cases, { runs, warmup }, progress) {
 }
 
 // ---- statistics and output --------------------------------------------------------------------
-
-function median(values) {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
 
 function summarize(cases, samples) {
   const base = samples[0];

@@ -58,7 +58,7 @@ import { cpus, constants as osConstants, release, totalmem } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BenchError, CHILD_ENV, caCertsNote, findOnPath, toCount } from './common.mjs';
+import { BenchError, CHILD_ENV, caCertsNote, findOnPath, median, toCount } from './common.mjs';
 
 const CHILD = fileURLToPath(new URL('./unpack-layer.mjs', import.meta.url));
 const CORE_BUNDLE = fileURLToPath(new URL('../packages/core/bundle/unpack.js', import.meta.url));
@@ -482,12 +482,6 @@ async function measure(cases, options, progress, say) {
 }
 
 // ---- statistics and output --------------------------------------------------------------------
-
-function median(values) {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
 
 function summarize(cases, samples) {
   const results = cases.map((c, i) => {
