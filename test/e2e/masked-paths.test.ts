@@ -23,10 +23,10 @@ import { basename, join } from 'node:path';
 import { createEngine, type Engine, type RunSpec } from '@builder/core';
 import { parseMountInfo } from '@builder/native/pure';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type Finished, run } from '../helpers/cli.js';
+import { builder, type Finished, run } from '../helpers/cli.js';
 import { mountsUnder, requireRoot } from '../helpers/host.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
-import { requireTools } from '../helpers/tools.js';
+import { requireTools, tool } from '../helpers/tools.js';
 import { walkTree } from '../helpers/tree.js';
 
 // The OCI runtime spec's and podman's defaults, written down (not imported from the code under test).
@@ -278,6 +278,24 @@ describe('--read-only', () => {
     expect(r.stderr).toContain('Read-only file system');
     expect(r.stdout).toBe('tmp\n');
     expect(existsSync(target)).toBe(false);
+  });
+
+  it('works on an image: its overlay root is read-only, /tmp writable', async () => {
+    requireTools('umoci');
+    const image = join(base, 'image');
+    mkdirSync(image);
+    tool('umoci', ['init', '--layout', 'L'], { cwd: image });
+    tool('umoci', ['new', '--image', 'L:t'], { cwd: image });
+    tool('umoci', ['unpack', '--image', 'L:t', 'bundle'], { cwd: image });
+    cpSync(join(rootfs, 'bin'), join(image, 'bundle/rootfs/bin'), { recursive: true, verbatimSymlinks: true });
+    mkdirSync(join(image, 'bundle/rootfs/etc'));
+    tool('umoci', ['repack', '--image', 'L:t', 'bundle'], { cwd: image });
+    const r = await builder([
+      ...['run', '--root', join(base, 'store'), '--image', `oci:${join(image, 'L')}:t`, '--read-only', '--'],
+      ...['sh', '-c', 'touch /etc/x; touch /tmp/ok && echo tmp; grep " / / " /proc/self/mountinfo'],
+    ]);
+    expect(r.stderr).toBe('touch: /etc/x: Read-only file system\n');
+    expect(r.stdout).toMatch(/^tmp\n\d+ \d+ \S+ \/ \/ ro,\S* - overlay overlay /);
   });
 
   it('a bad --read-only-tmpfs value is one line, status 125, before anything runs', async () => {
