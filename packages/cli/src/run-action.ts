@@ -22,6 +22,7 @@ export async function runAction(flags: RunFlags, argv: string[]): Promise<number
       user: flags.user,
       hostname: flags.hostname,
       terminal: flags.terminal,
+      ...(flags['read-only'] ? { readOnly: true, readOnlyTmpfs: flags['read-only-tmpfs'] !== 'false' } : {}),
       ...(dirModes.length ? { dirModes } : {}),
       ...(mounts.length ? { mounts } : {}),
     },

@@ -133,6 +133,20 @@ export const RUN_FLAGS = [
     helpGroup: 'DIRECTORY MODES',
   },
   {
+    name: 'read-only',
+    boolean: true,
+    description:
+      'mount the root read-only once everything is mounted on it, as podman --read-only: /dev, /proc and your mounts stay as they are, and /tmp, /var/tmp and /run get a read-write tmpfs (nosuid, nodev) unless --read-only-tmpfs=false; a mount of yours on one of them replaces its tmpfs',
+    helpGroup: 'CONFINEMENT',
+  },
+  {
+    name: 'read-only-tmpfs',
+    options: ['true', 'false'],
+    default: 'true',
+    description: 'with --read-only: false leaves /tmp, /var/tmp and /run read-only with the root',
+    helpGroup: 'CONFINEMENT',
+  },
+  {
     name: 'plugin',
     multiple: true,
     description:

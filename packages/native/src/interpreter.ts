@@ -3,6 +3,7 @@
 import { chmodSync, closeSync, copyFileSync, fstatSync, lchownSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { MS_BIND, MS_REC, O_CLOEXEC, O_PATH, S_IFBLK, S_IFCHR, S_IFDIR, S_IFMT, S_IFREG } from './constants.js';
 import { fdPath, joinPath, resolveInRoot, resolveParentInRoot, type StubLog } from './in-root.js';
+import { maskPath, readonlyPath } from './masked-paths.js';
 import { type MountAttrWord, mountAttr, mountFlags, PROPAGATION_FLAGS } from './mount-flags.js';
 import { type BindOp, describeOp, type MountOp } from './mount-op.js';
 import { overlayData } from './overlay.js';
@@ -146,6 +147,12 @@ function executeOp(op: MountOp, ctx: InterpreterContext, scratch: (prefix: strin
       });
       return;
     }
+    case 'mask':
+      maskPath(rootFd, op.target);
+      return;
+    case 'readonly':
+      readonlyPath(rootFd, op.target);
+      return;
     default: {
       // Every kind has its case: a new kind of MountOp without one does not compile.
       const unknown: never = op;

@@ -91,7 +91,27 @@ export interface MkdirOp {
   mode: number;
 }
 
-export type MountOp = MountFsOp | BindOp | OverlayOp | FileOp | MknodOp | SymlinkOp | MkdirOp;
+/**
+ * Hide `target` (the OCI runtime spec's masked paths, as runc does): a directory gets an empty
+ * read-only tmpfs, anything else the container's /dev/null bound on it. A target that does not exist
+ * is skipped: nothing is ever created. Resolved inside the rootfs, never through a symlink out of it.
+ */
+export interface MaskOp {
+  op: 'mask';
+  target: string;
+}
+
+/**
+ * Make `target` read-only (the OCI runtime spec's read-only paths, as runc does): it is bound on
+ * itself, recursively, and that bind made read-only with every mount under it. A target that does
+ * not exist is skipped: nothing is ever created.
+ */
+export interface ReadonlyOp {
+  op: 'readonly';
+  target: string;
+}
+
+export type MountOp = MountFsOp | BindOp | OverlayOp | FileOp | MknodOp | SymlinkOp | MkdirOp | MaskOp | ReadonlyOp;
 export type MountOpKind = MountOp['op'];
 
 /** An op of one kind, as it arrives from JSON: its fields are still to be checked. */
@@ -189,6 +209,16 @@ export const MOUNT_OPS: { readonly [K in MountOpKind]: MountOpDescriptor<Extract
   mkdir: {
     describe: (op) => `mkdir ${op.target}`,
     validate: (op) => problems([int(op, 'mode'), 'mode must be an integer']),
+    hostPaths: noHostPaths,
+  },
+  mask: {
+    describe: (op) => `mask ${op.target}`,
+    validate: () => [],
+    hostPaths: noHostPaths,
+  },
+  readonly: {
+    describe: (op) => `make ${op.target} read-only`,
+    validate: () => [],
     hostPaths: noHostPaths,
   },
 };

@@ -11,6 +11,8 @@ const good: MountOp[] = [
   { op: 'mknod', target: '/dev/sda', kind: 'block', major: 8, minor: 0, mode: 0o660 },
   { op: 'symlink', link: '/proc/self/fd', target: '/dev/fd' },
   { op: 'mkdir', target: '/work', mode: 0o755 },
+  { op: 'mask', target: '/proc/kcore' },
+  { op: 'readonly', target: '/proc/sys' },
 ];
 
 describe('validateOps', () => {
@@ -126,13 +128,25 @@ describe('describeOp', () => {
       'mknod /dev/sda',
       'symlink /dev/fd -> /proc/self/fd',
       'mkdir /work',
+      'mask /proc/kcore',
+      'make /proc/sys read-only',
     ]);
   });
 });
 
 describe('MOUNT_OPS', () => {
   it('has a descriptor for every kind of op', () => {
-    expect(Object.keys(MOUNT_OPS).sort()).toEqual(['bind', 'file', 'mkdir', 'mknod', 'mount', 'overlay', 'symlink']);
+    expect(Object.keys(MOUNT_OPS).sort()).toEqual([
+      'bind',
+      'file',
+      'mask',
+      'mkdir',
+      'mknod',
+      'mount',
+      'overlay',
+      'readonly',
+      'symlink',
+    ]);
   });
 
   it('names the host paths an op reads', () => {

@@ -19,6 +19,7 @@ import { RootfsError, SpecError } from '../errors.js';
 import { dirModeMounts } from '../request/dir-modes.js';
 import type { MountSpec } from '../request/mount-spec.js';
 import { DEFAULT_PATH, type RunSpec } from '../request/run-spec.js';
+import { confinedPathOps, readOnlyTmpfsMounts } from './confined-paths.js';
 import { DEFAULT_MOUNTS } from './default-mounts.js';
 
 /** Engine-wide settings, bound by createEngine(). */
@@ -54,7 +55,11 @@ export class Planner {
     // user's /dev still comes before the default /dev/pts on top of it.
     const userMounts = [...dirModeMounts(spec.dirModes ?? []), ...(spec.mounts ?? [])].map(withDefaultDevices);
     const userByDest = new Map(userMounts.map((m) => [normalizeDestination(m.destination), m]));
-    const mounts: MountSpec[] = DEFAULT_MOUNTS.map((d) => userByDest.get(d.destination) ?? d);
+    for (const key of ['readOnly', 'readOnlyTmpfs'] as const)
+      if (spec[key] !== undefined && typeof spec[key] !== 'boolean')
+        throw new SpecError(`${key} must be true or false`);
+    const defaults = [...DEFAULT_MOUNTS, ...readOnlyTmpfsMounts(spec)];
+    const mounts: MountSpec[] = defaults.map((d) => userByDest.get(d.destination) ?? d);
     for (const m of userMounts) if (!mounts.includes(m)) mounts.push(m);
     const user = spec.user === undefined ? undefined : parseUser(spec.user);
     const ctx: PlanContext = { runId, user: knownIds(user) };
@@ -63,15 +68,19 @@ export class Planner {
       checkHostPaths(mount, planned);
       return planned;
     });
+    // Masked and read-only paths come after every mount (as runc makes them after the mounts).
+    ops.push(...confinedPathOps(spec));
 
     return {
       namespaces: { pid: true, uts: true, ipc: true, net: false },
       runroot: this.settings.runroot,
-      rootfs:
-        rootfs ??
-        (spec.rootfs === undefined
-          ? { type: 'overlay', lowers: ['/'] }
-          : { type: 'dir', path: checkRootfs(spec.rootfs) }),
+      rootfs: {
+        ...(rootfs ??
+          (spec.rootfs === undefined
+            ? { type: 'overlay', lowers: ['/'] }
+            : { type: 'dir', path: checkRootfs(spec.rootfs) })),
+        ...(spec.readOnly ? { readOnly: true } : {}),
+      },
       ops,
       hostname,
       process: {

@@ -41,6 +41,19 @@ export interface RunSpec {
    * passed in (default `xterm`).
    */
   terminal?: boolean;
+  /** All capabilities, no seccomp, no masked or read-only paths. */
+  privileged?: boolean;
+  /**
+   * Mount the root read-only once everything is mounted on it (podman's `--read-only`): the mounts on
+   * it (/dev, /proc, the user's) stay as they are, and a read-write tmpfs goes on /tmp, /var/tmp and
+   * /run unless `readOnlyTmpfs` is false.
+   */
+  readOnly?: boolean;
+  /**
+   * With `readOnly`: a read-write tmpfs (nosuid, nodev) on /tmp, /var/tmp and /run, each replaced by a
+   * user mount on the same destination. Default true; false leaves them read-only with the root.
+   */
+  readOnlyTmpfs?: boolean;
 }
 
 export interface RunResult {

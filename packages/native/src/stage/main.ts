@@ -26,6 +26,7 @@ import { lookupContainerUser } from '../container-user.js';
 import { becomeUser } from '../credentials.js';
 import { fdPath, resolveInRoot, StubLog } from '../in-root.js';
 import { executeOps } from '../interpreter.js';
+import { makeRootReadOnly } from '../masked-paths.js';
 import { validateOps } from '../mount-op.js';
 import { overlayData } from '../overlay.js';
 import { pinBindSources, unmountAll } from '../pinned-sources.js';
@@ -208,6 +209,7 @@ function setup(plan: StagePlan): Prepared {
     if (plan.process.user !== undefined) user = lookupContainerUser(rootfs.fd, parseUserSpec(plan.process.user));
     prepareWorkdir(rootfs.fd, plan.process.cwd, user, stubs);
     if (plan.process.terminal) consolePty = setupConsole(rootfs.fd, stubs);
+    if (plan.rootfs.readOnly) makeRootReadOnly(rootfs.fd);
   } finally {
     if (stubs.stubs.length) emit({ event: 'stubs', stubs: stubs.stubs, parents: stubs.parents });
   }

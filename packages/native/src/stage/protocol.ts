@@ -25,9 +25,20 @@ export const FORWARDED_SIGNALS = [
 /** The root filesystem the stage pivots into. */
 export type RootfsPlan =
   /** A directory, bind-mounted (recursively) as the root. */
-  | { type: 'dir'; path: string }
-  /** An overlay of read-only lower directories (top first) and a fresh upper on tmpfs, thrown away after. */
-  | { type: 'overlay'; lowers: string[] };
+  (
+    | { type: 'dir'; path: string }
+    /** An overlay of read-only lower directories (top first) and a fresh upper on tmpfs, thrown away after. */
+    | { type: 'overlay'; lowers: string[] }
+  ) &
+    RootfsOptions;
+
+export interface RootfsOptions {
+  /**
+   * Make the root's own mount read-only once everything is mounted on it and the working directory
+   * and the console are made (--read-only); the mounts on it stay as they are.
+   */
+  readOnly?: boolean;
+}
 
 export interface StagePlan {
   namespaces: { pid: boolean; uts: boolean; ipc: boolean; net: boolean };
