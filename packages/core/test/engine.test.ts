@@ -1,6 +1,6 @@
 // The engine with the real built-in plugins, through the built package (as a library user sees it).
 // Run `npm run build` first.
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -42,6 +42,11 @@ const MS_NOSUID = 2;
 const MS_NODEV = 4;
 const MS_NOEXEC = 8;
 const MS_STRICTATIME = 1 << 24;
+
+/** The files every run gets generated (test/e2e/network.test.ts), after every mount. */
+const NETWORK_FILES = ['/etc/hostname', '/etc/hosts', '/etc/resolv.conf'];
+/** The ops of the mounts: a plan's ops without its generated network files. */
+const mountOps = (ops: MountOp[]) => ops.filter((op) => !NETWORK_FILES.includes(op.target));
 
 /** An op with its flag words folded into the mount(2) flags they mean. */
 const folded = (op: MountOp) => ('flags' in op && op.flags ? { ...op, flags: mountFlags(op.flags) } : op);
@@ -124,7 +129,7 @@ describe('engine.plan', () => {
       rootfs,
       mounts: [{ type: 'cgroup', source: 'cgroup', destination: '/sys/fs/cgroup', options: ['nosuid', 'ro'] }],
     });
-    expect(plan.ops.at(-1)).toEqual({
+    expect(mountOps(plan.ops).at(-1)).toEqual({
       op: 'bind',
       source: '/sys/fs/cgroup',
       target: '/sys/fs/cgroup',
@@ -156,8 +161,9 @@ describe('engine.plan', () => {
     expect(a.process.env).toContain(`HOSTNAME=${a.hostname}`);
   });
 
-  it('has the default mounts, in order', () => {
-    const ops = engine.plan({ argv: ['true'], rootfs }).ops.map(folded);
+  it('has the default mounts, in order, then the generated network files', () => {
+    const plan = engine.plan({ argv: ['true'], rootfs });
+    const ops = plan.ops.map(folded);
     const devices: [string, number, number][] = [
       ['null', 1, 3],
       ['zero', 1, 5],
@@ -220,6 +226,14 @@ describe('engine.plan', () => {
         target: '/sys',
         flags: MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
       },
+      { op: 'file', target: '/etc/hostname', content: `${plan.hostname}\n`, mode: 0o644 },
+      {
+        op: 'file',
+        target: '/etc/hosts',
+        content: `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.0.1\t${plan.hostname}\n`,
+        mode: 0o644,
+      },
+      { op: 'file', target: '/etc/resolv.conf', content: readFileSync('/etc/resolv.conf', 'utf8'), mode: 0o644 },
     ]);
   });
 
@@ -247,7 +261,7 @@ describe('engine.plan', () => {
     expect(shm).toEqual([
       { op: 'mount', fstype: 'tmpfs', source: 'tmpfs', target: '/dev/shm', data: ['size=1m', 'mode=1700'] },
     ]);
-    expect(ops.length).toBe(17);
+    expect(mountOps(ops).length).toBe(17);
   });
 
   it('replaces a default mount whatever the slashes of the destination', () => {
@@ -263,7 +277,7 @@ describe('engine.plan', () => {
       rootfs,
       mounts: [{ type: 'tmpfs', source: 'scratch', destination: '/scratch', options: ['nosuid', 'size=10%'] }],
     }).ops;
-    expect(ops.length).toBe(18);
+    expect(mountOps(ops).length).toBe(18);
     expect(folded(ops[17])).toEqual({
       op: 'mount',
       fstype: 'tmpfs',
@@ -379,7 +393,7 @@ describe('plugin loading errors', () => {
     const e = await createEngine({ plugins: ['@builder/plugins', m] });
     expect(e.mountKinds().find((k) => k.type === 'scratch')?.origin).toBe('(module)');
     const ops = e.plan({ argv: ['true'], rootfs, mounts: [{ type: 'scratch', destination: '/scratch' }] }).ops;
-    expect(ops[ops.length - 1]).toEqual({ op: 'mkdir', target: '/scratch', mode: 0o700 });
+    expect(mountOps(ops).at(-1)).toEqual({ op: 'mkdir', target: '/scratch', mode: 0o700 });
   });
 
   it('reports a plugin path that does not exist', async () => {

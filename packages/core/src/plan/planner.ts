@@ -20,6 +20,7 @@ import { dirModeMounts } from '../request/dir-modes.js';
 import type { MountSpec } from '../request/mount-spec.js';
 import { DEFAULT_PATH, type RunSpec } from '../request/run-spec.js';
 import { DEFAULT_MOUNTS } from './default-mounts.js';
+import { planNetwork } from './network.js';
 
 /** Engine-wide settings, bound by createEngine(). */
 export const EngineSettings = Symbol.for('builder.EngineSettings');
@@ -63,9 +64,12 @@ export class Planner {
       checkHostPaths(mount, planned);
       return planned;
     });
+    // The generated /etc/hosts, /etc/hostname and /etc/resolv.conf, after every mount; a user's mount on one replaces it.
+    const network = planNetwork(spec, hostname, (dest) => userByDest.has(dest));
+    ops.push(...network.ops);
 
     return {
-      namespaces: { pid: true, uts: true, ipc: true, net: false },
+      namespaces: { pid: true, uts: true, ipc: true, net: network.netns },
       runroot: this.settings.runroot,
       rootfs:
         rootfs ??
