@@ -53,7 +53,19 @@ describe('the default mounts of engine.plan, as the kernel has them', () => {
   });
 
   it('are these, on the rootfs', () => {
-    expect([...mounts.keys()].sort()).toEqual(['/', '/dev', '/dev/mqueue', '/dev/pts', '/dev/shm', '/proc', '/sys']);
+    expect([...mounts.keys()].sort()).toEqual([
+      '/',
+      '/dev',
+      '/dev/mqueue',
+      '/dev/pts',
+      '/dev/shm',
+      // The generated network files (test/e2e/network.test.ts).
+      '/etc/hostname',
+      '/etc/hosts',
+      '/etc/resolv.conf',
+      '/proc',
+      '/sys',
+    ]);
   });
 
   it('/proc: nosuid, nodev, noexec', () => {
