@@ -55,7 +55,19 @@ describe('the default mounts of engine.plan, as the kernel has them', () => {
   it('are these, on the rootfs', () => {
     // Below /proc and /sys: the masked and read-only paths (e2e/masked-paths.test.ts).
     const points = [...mounts.keys()].filter((p) => !/^\/(proc|sys)\//.test(p));
-    expect(points.sort()).toEqual(['/', '/dev', '/dev/mqueue', '/dev/pts', '/dev/shm', '/proc', '/sys']);
+    expect(points.sort()).toEqual([
+      '/',
+      '/dev',
+      '/dev/mqueue',
+      '/dev/pts',
+      '/dev/shm',
+      // The generated network files (test/e2e/network.test.ts).
+      '/etc/hostname',
+      '/etc/hosts',
+      '/etc/resolv.conf',
+      '/proc',
+      '/sys',
+    ]);
   });
 
   it('/proc: nosuid, nodev, noexec', () => {

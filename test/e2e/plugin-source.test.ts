@@ -81,7 +81,8 @@ describe('a third-party rootfs source, loaded by path', () => {
       '-c',
       'cat /etc/hello; ls /etc',
     ]);
-    expect(ls.stdout).toBe('hello from a plugin\nhello\n');
+    // With the run's generated hostname, hosts and resolv.conf.
+    expect(ls.stdout).toBe('hello from a plugin\nhello\nhostname\nhosts\nresolv.conf\n');
     expect(ls.code).toBe(0);
     const list = JSON.parse((await builder(['images', '--root', root, '--json'])).stdout);
     expect(list).toHaveLength(1);

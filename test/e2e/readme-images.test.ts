@@ -158,7 +158,7 @@ describe('the writes of an --image run', () => {
       'ls /etc',
     ].join('; ');
     expect(await ok(['run', '--root', root, '--image', oci(), '--', 'sh', '-c', write])).toBe(
-      'changed\nnew\ngreeting\nnew-file\n',
+      'changed\nnew\ngreeting\nhostname\nhosts\nnew-file\nresolv.conf\n',
     );
     expect(diffTrees(before, walkTree(layers))).toEqual([]);
     // The next run: the image's files, none of the last run's changes.

@@ -116,7 +116,19 @@ describe('default mounts (read from /proc/self/mountinfo inside)', () => {
   it('has exactly the default mounts on the rootfs', () => {
     // Below /proc and /sys: the masked and read-only paths (e2e/masked-paths.test.ts).
     const points = [...mounts.keys()].filter((p) => !/^\/(proc|sys)\//.test(p));
-    expect(points.sort()).toEqual(['/', '/dev', '/dev/mqueue', '/dev/pts', '/dev/shm', '/proc', '/sys']);
+    expect(points.sort()).toEqual([
+      '/',
+      '/dev',
+      '/dev/mqueue',
+      '/dev/pts',
+      '/dev/shm',
+      // The generated network files (test/e2e/network.test.ts).
+      '/etc/hostname',
+      '/etc/hosts',
+      '/etc/resolv.conf',
+      '/proc',
+      '/sys',
+    ]);
     expect(mounts.get('/')?.root).toBe(rootfs.path);
   });
   it('/proc: proc, nosuid,nodev,noexec', () => expectMount('/proc', 'proc', ['rw', 'nosuid', 'nodev', 'noexec']));

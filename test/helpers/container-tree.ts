@@ -5,8 +5,12 @@ import { startBuilder, waitFor } from './cli.js';
 import { pidsMatching } from './host.js';
 import { type Tree, type WalkOptions, walkTree } from './tree.js';
 
-/** The run's own mounts (and the root, which is the run's upper directory): not the image's. */
-export const runOwn = (rel: string): boolean => /^(proc|sys|dev)(\/|$)/.test(rel);
+/**
+ * The run's own mounts (and the root, which is the run's upper directory): not the image's. The
+ * generated /etc/hosts, /etc/hostname and /etc/resolv.conf are the run's too (test/e2e/network.test.ts).
+ */
+export const runOwn = (rel: string): boolean =>
+  /^(proc|sys|dev)(\/|$)/.test(rel) || /^etc\/(hosts|hostname|resolv\.conf)$/.test(rel);
 
 /**
  * Start `builder run FLAGS -- sleep N` (N unique), walk `/proc/PID/root` of the sleeping command,

@@ -57,8 +57,8 @@ export function buildUmociImage(dir: string): void {
   }
 }
 
-/** What the image's Cmd prints. */
-export const EXPECTED_OUTPUT = 'hello /etc\nv2\nfile\ngreeting\nkeep\n';
+/** What the image's Cmd prints (`ls /etc` shows the run's generated hostname, hosts and resolv.conf too). */
+export const EXPECTED_OUTPUT = 'hello /etc\nv2\nfile\ngreeting\nhostname\nhosts\nkeep\nresolv.conf\n';
 
 /** The config digest (the image ID) and the diffIDs of the image tagged `tag` in an OCI layout. */
 export function ociImage(layout: string, tag = 'base'): { id: string; diffIds: string[] } {

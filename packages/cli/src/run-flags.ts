@@ -147,6 +147,29 @@ export const RUN_FLAGS = [
     helpGroup: 'CONFINEMENT',
   },
   {
+    name: 'network',
+    options: ['host', 'none'],
+    description:
+      "host: the host's network (the default; builds fetch packages); none: a new network namespace with only the loopback interface, up, for hermetic steps",
+    helpValue: 'host|none',
+    helpGroup: 'NETWORK',
+  },
+  {
+    name: 'add-host',
+    multiple: true,
+    description:
+      "add a line to the run's /etc/hosts: NAME:IP, IPv4 or IPv6 (every run gets /etc/hosts with localhost and --hostname, /etc/hostname and, with the host's network, /etc/resolv.conf, generated and bound read-only over the rootfs' own)",
+    helpValue: 'NAME:IP',
+    helpGroup: 'NETWORK',
+  },
+  {
+    name: 'dns',
+    multiple: true,
+    description: "a nameserver of the run's /etc/resolv.conf, instead of the host's (not with --network none)",
+    helpValue: 'IP',
+    helpGroup: 'NETWORK',
+  },
+  {
     name: 'plugin',
     multiple: true,
     description:

@@ -38,6 +38,8 @@ const accepted: string[][] = [
   ['-u', 'alice', '--', 'id'],
   ['--user=1000:1000', '-t', 'sh'],
   ['-u1000:staff', '--image', 'oci:/l', 'id'],
+  ['--network', 'none', '--add-host', 'a:1.2.3.4', '--add-host=b:::1', '--dns', '9.9.9.9', '--dns=::1', '--', 'true'],
+  ['--network=host', 'true'],
 ];
 
 const refused: string[][] = [
@@ -55,6 +57,10 @@ const refused: string[][] = [
   ['--volumes', '/a:/b', '--', 'x'],
   ['-u', 'alice', '--user', 'bob', '--', 'id'],
   ['-u'],
+  ['--network', 'bridge', '--', 'x'],
+  ['--network', 'none', '--network', 'host', '--', 'x'],
+  ['--dns'],
+  ['--add-host'],
 ];
 
 describe('parseRunArgs', () => {

@@ -1,6 +1,6 @@
 // The engine with the real built-in plugins, through the built package (as a library user sees it).
 // Run `npm run build` first.
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -48,6 +48,10 @@ const folded = (op: MountOp) => ('flags' in op && op.flags ? { ...op, flags: mou
 
 /** A plan's ops without the masked and read-only paths that come after every mount (confined-paths.test.ts). */
 const ofMounts = (ops: MountOp[]) => ops.filter((op) => op.op !== 'mask' && op.op !== 'readonly');
+/** The files every run gets generated (test/e2e/network.test.ts), after every mount. */
+const NETWORK_FILES = ['/etc/hostname', '/etc/hosts', '/etc/resolv.conf'];
+/** The ops of the mounts alone: without the masked and read-only paths and the generated network files. */
+const mountOps = (ops: MountOp[]) => ofMounts(ops).filter((op) => !NETWORK_FILES.includes(op.target));
 
 async function rejection(p: Promise<unknown>): Promise<Error> {
   try {
@@ -127,7 +131,7 @@ describe('engine.plan', () => {
       rootfs,
       mounts: [{ type: 'cgroup', source: 'cgroup', destination: '/sys/fs/cgroup', options: ['nosuid', 'ro'] }],
     });
-    expect(ofMounts(plan.ops).at(-1)).toEqual({
+    expect(mountOps(plan.ops).at(-1)).toEqual({
       op: 'bind',
       source: '/sys/fs/cgroup',
       target: '/sys/fs/cgroup',
@@ -159,8 +163,9 @@ describe('engine.plan', () => {
     expect(a.process.env).toContain(`HOSTNAME=${a.hostname}`);
   });
 
-  it('has the default mounts, in order', () => {
-    const ops = ofMounts(engine.plan({ argv: ['true'], rootfs }).ops).map(folded);
+  it('has the default mounts, in order, then the generated network files', () => {
+    const plan = engine.plan({ argv: ['true'], rootfs });
+    const ops = ofMounts(plan.ops).map(folded);
     const devices: [string, number, number][] = [
       ['null', 1, 3],
       ['zero', 1, 5],
@@ -223,6 +228,14 @@ describe('engine.plan', () => {
         target: '/sys',
         flags: MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
       },
+      { op: 'file', target: '/etc/hostname', content: `${plan.hostname}\n`, mode: 0o644 },
+      {
+        op: 'file',
+        target: '/etc/hosts',
+        content: `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.0.1\t${plan.hostname}\n`,
+        mode: 0o644,
+      },
+      { op: 'file', target: '/etc/resolv.conf', content: readFileSync('/etc/resolv.conf', 'utf8'), mode: 0o644 },
     ]);
   });
 
@@ -252,7 +265,7 @@ describe('engine.plan', () => {
     expect(shm).toEqual([
       { op: 'mount', fstype: 'tmpfs', source: 'tmpfs', target: '/dev/shm', data: ['size=1m', 'mode=1700'] },
     ]);
-    expect(ops.length).toBe(17);
+    expect(mountOps(ops).length).toBe(17);
   });
 
   it('replaces a default mount whatever the slashes of the destination', () => {
@@ -263,14 +276,12 @@ describe('engine.plan', () => {
   });
 
   it('adds user mounts after the default ones', () => {
-    const ops = ofMounts(
-      engine.plan({
-        argv: ['true'],
-        rootfs,
-        mounts: [{ type: 'tmpfs', source: 'scratch', destination: '/scratch', options: ['nosuid', 'size=10%'] }],
-      }).ops,
-    );
-    expect(ops.length).toBe(18);
+    const ops = engine.plan({
+      argv: ['true'],
+      rootfs,
+      mounts: [{ type: 'tmpfs', source: 'scratch', destination: '/scratch', options: ['nosuid', 'size=10%'] }],
+    }).ops;
+    expect(mountOps(ops).length).toBe(18);
     expect(folded(ops[17])).toEqual({
       op: 'mount',
       fstype: 'tmpfs',
@@ -385,10 +396,8 @@ describe('plugin loading errors', () => {
     });
     const e = await createEngine({ plugins: ['@builder/plugins', m] });
     expect(e.mountKinds().find((k) => k.type === 'scratch')?.origin).toBe('(module)');
-    const ops = ofMounts(
-      e.plan({ argv: ['true'], rootfs, mounts: [{ type: 'scratch', destination: '/scratch' }] }).ops,
-    );
-    expect(ops[ops.length - 1]).toEqual({ op: 'mkdir', target: '/scratch', mode: 0o700 });
+    const ops = e.plan({ argv: ['true'], rootfs, mounts: [{ type: 'scratch', destination: '/scratch' }] }).ops;
+    expect(mountOps(ops).at(-1)).toEqual({ op: 'mkdir', target: '/scratch', mode: 0o700 });
   });
 
   it('reports a plugin path that does not exist', async () => {

@@ -68,6 +68,17 @@ export const PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE = 0xff06;
 
 export const POLLIN = 0x1;
 
+/** Bringing `lo` up in a new network namespace (loopback.ts): a socket, and its interface flags by ioctl. */
+export const AF_INET = 2;
+export const SOCK_DGRAM = 2;
+export const SOCK_CLOEXEC = 0o2000000;
+export const SIOCGIFFLAGS = 0x8913;
+export const SIOCSIFFLAGS = 0x8914;
+export const IFF_UP = 0x1;
+/** struct ifreq: the interface name (IFNAMSIZ bytes), then a 24-byte union whose first member is `short ifr_flags`. */
+export const IFNAMSIZ = 16;
+export const SIZEOF_IFREQ = 40;
+
 export const AT_RECURSIVE = 0x8000;
 export const SYS_mount_setattr = 442;
 export const MOUNT_ATTR_RDONLY = 0x1;

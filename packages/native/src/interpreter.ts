@@ -1,6 +1,16 @@
 // The one interpreter of MountOps. It runs in the stage process, inside the new mount namespace.
 // Every target is resolved inside the rootfs by fd (in-root.ts) and mounted on through /proc/self/fd.
-import { chmodSync, closeSync, copyFileSync, fstatSync, lchownSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  fstatSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { MS_BIND, MS_REC, O_CLOEXEC, O_PATH, S_IFBLK, S_IFCHR, S_IFDIR, S_IFMT, S_IFREG } from './constants.js';
 import { fdPath, joinPath, resolveInRoot, resolveParentInRoot, type StubLog } from './in-root.js';
 import { maskPath, readonlyPath } from './masked-paths.js';
@@ -101,10 +111,13 @@ function executeOp(op: MountOp, ctx: InterpreterContext, scratch: (prefix: strin
     }
     case 'file': {
       const copy = `${scratch('file')}/data`;
-      withFd(open(op.source, O_PATH | O_CLOEXEC), (src) => {
-        if ((fstatSync(src).mode & S_IFMT) !== S_IFREG) throw new SyscallError('copy', 22 /* EINVAL */, op.source);
-        copyFileSync(fdPath(src), copy);
-      });
+      const { source } = op;
+      if (source === undefined) writeFileSync(copy, op.content ?? '', { flag: 'wx', mode: 0o600 });
+      else
+        withFd(open(source, O_PATH | O_CLOEXEC), (src) => {
+          if ((fstatSync(src).mode & S_IFMT) !== S_IFREG) throw new SyscallError('copy', 22 /* EINVAL */, source);
+          copyFileSync(fdPath(src), copy);
+        });
       withFd(open(copy, O_PATH | O_CLOEXEC), (src) => {
         chmodPath(src, op.mode);
         bindOn(src, op.target, false, false, ctx);

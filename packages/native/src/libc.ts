@@ -28,6 +28,7 @@ export const c = {
   lremovexattr: libc.func('int lremovexattr(const char *path, const char *name)'),
   prctl: libc.func('int prctl(int option, ...)'),
   ioctl: libc.func('int ioctl(int fd, unsigned long request, ...)'),
+  socket: libc.func('int socket(int domain, int type, int protocol)'),
   syscall: libc.func('long syscall(long number, ...)'),
   utimensat: libc.func('int utimensat(int dirfd, const char *path, _In_ uint8_t *times, int flags)'),
   futimens: libc.func('int futimens(int fd, _In_ uint8_t *times)'),

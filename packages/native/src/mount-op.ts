@@ -58,11 +58,16 @@ export interface OverlayOp {
   flags?: FlagWord[];
 }
 
-/** A private copy of a host file, on the run's tmpfs, with `mode`, bound read-only on `target`. */
+/**
+ * A private file on the run's tmpfs, with `mode`, bound read-only on `target`: a copy of the host
+ * file `source`, or `content` itself (exactly one of the two; a generated file is never a host file).
+ */
 export interface FileOp {
   op: 'file';
   /** Absolute host path of a regular file. */
-  source: string;
+  source?: string;
+  /** The file's text, written by the stage (the network part's /etc/hosts, /etc/hostname, /etc/resolv.conf). */
+  content?: string;
   target: string;
   mode: number;
 }
@@ -182,13 +187,15 @@ export const MOUNT_OPS: { readonly [K in MountOpKind]: MountOpDescriptor<Extract
     hostPaths: (op) => op.lowerdirs.map((path) => ({ what: 'overlay lowerdir', path })),
   },
   file: {
-    describe: (op) => `copy ${op.source} to ${op.target}`,
+    describe: (op) => (op.source === undefined ? `write ${op.target}` : `copy ${op.source} to ${op.target}`),
     validate: (op) =>
       problems(
-        [abs(op, 'source'), 'file source must be an absolute path'],
+        [(op.source === undefined) !== (op.content === undefined), 'file needs a source or a content, not both'],
+        [op.source === undefined || abs(op, 'source'), 'file source must be an absolute path'],
+        [op.content === undefined || typeof op.content === 'string', 'file content must be a string'],
         [int(op, 'mode'), 'mode must be an integer'],
       ),
-    hostPaths: (op) => [{ what: 'file source', path: op.source }],
+    hostPaths: (op) => (op.source === undefined ? [] : [{ what: 'file source', path: op.source }]),
   },
   mknod: {
     describe: (op) => `mknod ${op.target}`,

@@ -106,6 +106,22 @@ describe('validateOps', () => {
     expect(validateOps([{ op: 'mkdir', target: '/x', mode: '755' }])).toEqual(['op 0: mode must be an integer']);
   });
 
+  it('takes a file op with a source or a content, never both or neither', () => {
+    expect(validateOps([{ op: 'file', source: '/run/token', target: '/t', mode: 0o400 }])).toEqual([]);
+    expect(validateOps([{ op: 'file', content: '', target: '/etc/hosts', mode: 0o644 }])).toEqual([]);
+    const both = { op: 'file', source: '/run/token', content: 'x', target: '/t', mode: 0o644 };
+    expect(validateOps([both, { op: 'file', target: '/t', mode: 0o644 }])).toEqual([
+      'op 0: file needs a source or a content, not both',
+      'op 1: file needs a source or a content, not both',
+    ]);
+    expect(validateOps([{ op: 'file', content: 7, target: '/t', mode: 0o644 }])).toEqual([
+      'op 0: file content must be a string',
+    ]);
+    expect(validateOps([{ op: 'file', source: 'token', target: '/t', mode: 0o644 }])).toEqual([
+      'op 0: file source must be an absolute path',
+    ]);
+  });
+
   it('reports every problem with the index of its op', () => {
     expect(
       validateOps([good[0], { op: 'bind', source: 'x', target: 'y' }, good[6], { op: 'nope', target: '/' }]),
@@ -131,6 +147,8 @@ describe('describeOp', () => {
       'mask /proc/kcore',
       'make /proc/sys read-only',
     ]);
+    expect(describeOp({ op: 'file', content: '', target: '/etc/hosts', mode: 0o644 })).toBe('write /etc/hosts');
+    expect(describeOp({ op: 'file', source: '/run/token', target: '/t', mode: 0o644 })).toBe('copy /run/token to /t');
   });
 });
 
@@ -157,6 +175,9 @@ describe('MOUNT_OPS', () => {
     expect(opHostPaths({ op: 'file', source: '/run/token', target: '/t', mode: 0o400 })).toEqual([
       { what: 'file source', path: '/run/token' },
     ]);
+    expect(opHostPaths({ op: 'file', content: '127.0.0.1 localhost\n', target: '/etc/hosts', mode: 0o644 })).toEqual(
+      [],
+    );
     expect(opHostPaths({ op: 'overlay', target: '/o', lowerdirs: ['/a', '/b'] })).toEqual([
       { what: 'overlay lowerdir', path: '/a' },
       { what: 'overlay lowerdir', path: '/b' },

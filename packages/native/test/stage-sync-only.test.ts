@@ -97,6 +97,7 @@ describe('the stage process', () => {
       'in-root.ts',
       'interpreter.ts',
       'libc.ts',
+      'loopback.ts',
       'masked-paths.ts',
       'mount-flags.ts',
       'mount-op.ts',

@@ -300,10 +300,11 @@ describe('through the engine (createEngine, built packages)', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   const userOps = (mounts: MountSpec[]) => {
-    // The mounts' ops, before the masked and read-only paths that come after every mount.
+    // The mounts' ops, without what comes after every mount: the masked and read-only paths, and the
+    // generated /etc/hosts, /etc/hostname and /etc/resolv.conf.
     const ops = engine
       .plan({ argv: ['true'], rootfs, mounts })
-      .ops.filter((op) => op.op !== 'mask' && op.op !== 'readonly');
+      .ops.filter((op) => op.op !== 'mask' && op.op !== 'readonly' && !(op.op === 'file' && op.content));
     return ops.slice(ops.length - mounts.length);
   };
   const planError = (mount: MountSpec) => {

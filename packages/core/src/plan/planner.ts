@@ -21,6 +21,7 @@ import type { MountSpec } from '../request/mount-spec.js';
 import { DEFAULT_PATH, type RunSpec } from '../request/run-spec.js';
 import { confinedPathOps, readOnlyTmpfsMounts } from './confined-paths.js';
 import { DEFAULT_MOUNTS } from './default-mounts.js';
+import { planNetwork } from './network.js';
 
 /** Engine-wide settings, bound by createEngine(). */
 export const EngineSettings = Symbol.for('builder.EngineSettings');
@@ -68,11 +69,14 @@ export class Planner {
       checkHostPaths(mount, planned);
       return planned;
     });
-    // Masked and read-only paths come after every mount (as runc makes them after the mounts).
+    // The generated /etc/hosts, /etc/hostname and /etc/resolv.conf, after every mount; a user's mount on one replaces it.
+    const network = planNetwork(spec, hostname, (dest) => userByDest.has(dest));
+    ops.push(...network.ops);
+    // Masked and read-only paths come last (runc makes them after every mount).
     ops.push(...confinedPathOps(spec));
 
     return {
-      namespaces: { pid: true, uts: true, ipc: true, net: false },
+      namespaces: { pid: true, uts: true, ipc: true, net: network.netns },
       runroot: this.settings.runroot,
       rootfs: {
         ...(rootfs ??

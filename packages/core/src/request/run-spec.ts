@@ -54,6 +54,21 @@ export interface RunSpec {
    * user mount on the same destination. Default true; false leaves them read-only with the root.
    */
   readOnlyTmpfs?: boolean;
+  /**
+   * `host` (the default): the host's network, as today, so that a build can fetch packages. `none`: a
+   * new network namespace with only the loopback interface, up (127.0.0.1 and ::1), for hermetic steps.
+   */
+  network?: 'host' | 'none';
+  /**
+   * Extra lines of the run's /etc/hosts, `NAME:IP` (IPv4 or IPv6, split at the first colon), before
+   * its localhost and hostname lines (the first line naming a host wins). Every run gets /etc/hosts,
+   * /etc/hostname (`hostname`) and, with the host's network, /etc/resolv.conf generated and bound
+   * read-only over the rootfs' own files, which are never written; a mount of `mounts` on one of
+   * them replaces it.
+   */
+  addHosts?: string[];
+  /** Nameservers of the run's /etc/resolv.conf instead of the host's (IP addresses); not with network `none`. */
+  dns?: string[];
 }
 
 export interface RunResult {

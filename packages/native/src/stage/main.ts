@@ -26,6 +26,7 @@ import { lookupContainerUser } from '../container-user.js';
 import { becomeUser } from '../credentials.js';
 import { fdPath, resolveInRoot, StubLog } from '../in-root.js';
 import { executeOps } from '../interpreter.js';
+import { bringLoopbackUp } from '../loopback.js';
 import { makeRootReadOnly } from '../masked-paths.js';
 import { validateOps } from '../mount-op.js';
 import { overlayData } from '../overlay.js';
@@ -193,6 +194,7 @@ function setup(plan: StagePlan): Prepared {
       (ns.net ? CLONE_NEWNET : 0),
   );
   forbidThreadPool((type) => fail(new Error(`internal error: thread-pool request ${type} in the stage after unshare`)));
+  if (ns.net) bringLoopbackUp(); // a new network namespace (--network none): only `lo`, and up
   mount(null, '/', null, MS_REC | MS_PRIVATE);
 
   const rootfs = prepareRootfs(plan);
