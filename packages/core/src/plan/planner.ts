@@ -20,6 +20,7 @@ import { dirModeMounts } from '../request/dir-modes.js';
 import type { MountSpec } from '../request/mount-spec.js';
 import { DEFAULT_PATH, type RunSpec } from '../request/run-spec.js';
 import { DEFAULT_MOUNTS } from './default-mounts.js';
+import { planSecurity } from './security.js';
 
 /** Engine-wide settings, bound by createEngine(). */
 export const EngineSettings = Symbol.for('builder.EngineSettings');
@@ -65,6 +66,7 @@ export class Planner {
     });
 
     return {
+      security: planSecurity(spec),
       namespaces: { pid: true, uts: true, ipc: true, net: false },
       runroot: this.settings.runroot,
       rootfs:
