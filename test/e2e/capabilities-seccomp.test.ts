@@ -274,6 +274,12 @@ describe('as podman', () => {
     [['--user', '1000:1000']],
     [['--cap-drop', 'all', '--cap-add', 'sys_admin']],
     [['--security-opt', 'no-new-privileges']],
+    [['--security-opt', 'seccomp=unconfined']],
+    [['--cap-add', 'all']],
+    // --privileged wins over --cap-drop, as with podman.
+    [['--privileged', '--cap-drop', 'sys_admin']],
+    // Accepted, changing nothing (no SELinux label or AppArmor profile is applied here).
+    [['--security-opt', 'label=disable', '--security-opt', 'apparmor=unconfined']],
   ])('the Cap*, NoNewPrivs and Seccomp lines are the same as podman run %j', async (flags) => {
     const ours = await statusIn(flags);
     const theirs = podman(flags);
@@ -289,8 +295,8 @@ describe('bad input: one line, exit 125, nothing run', () => {
     [['--cap-add', 'all', '--cap-drop', 'all'], /^Error: cannot both add and drop all capabilities$/],
     [['--cap-add', 'kill', '--cap-drop', 'KILL'], /^Error: capability CAP_KILL cannot be both added and dropped$/],
     [
-      ['--security-opt', 'apparmor=unconfined'],
-      /^Error: --security-opt "apparmor=unconfined": AppArmor profiles are not supported$/,
+      ['--security-opt', 'apparmor=my-profile'],
+      /^Error: --security-opt "apparmor=my-profile": AppArmor profiles are not supported/,
     ],
     [['--security-opt', 'label=type:x'], /^Error: --security-opt "label=type:x": SELinux labels are not supported/],
     [['--security-opt', 'mask=/proc/x'], /^Error: --security-opt "mask=\/proc\/x": unknown option/],

@@ -136,7 +136,7 @@ export const RUN_FLAGS = [
     name: 'privileged',
     boolean: true,
     description:
-      'the escape hatch, as podman: every capability, no seccomp filter, no masked or read-only paths (limits still apply; /dev stays as without it)',
+      'the escape hatch, as podman: every capability (--cap-add and --cap-drop then change nothing), no seccomp filter, no masked or read-only paths (limits still apply; /dev stays as without it)',
     helpGroup: 'SECURITY',
   },
   {
@@ -158,7 +158,7 @@ export const RUN_FLAGS = [
     name: 'security-opt',
     multiple: true,
     description:
-      'seccomp=unconfined (no filter), seccomp=FILE (a docker/podman JSON seccomp profile instead of the built-in one), no-new-privileges[=true|false], or label=disable (accepted, no effect: there are no SELinux labels)',
+      'seccomp=unconfined (no filter), seccomp=FILE (a docker/podman JSON seccomp profile instead of the built-in one), no-new-privileges[=true|false]; label=disable and apparmor=unconfined are accepted and change nothing (no SELinux label or AppArmor profile is applied)',
     helpValue: 'OPT',
     helpGroup: 'SECURITY',
   },

@@ -17,8 +17,9 @@ export function securityOptions(core: typeof Core, flags: RunFlags): SecurityFie
     if (key === 'seccomp' && value) fields.seccomp = value;
     else if (key === 'no-new-privileges' && (value === undefined || value === 'true' || value === 'false'))
       fields.noNewPrivileges = value !== 'false';
-    else if (key === 'label' && value === 'disable') {
-      // No SELinux labels are applied: disabling them changes nothing (as podman without SELinux).
+    else if ((key === 'label' && value === 'disable') || (key === 'apparmor' && value === 'unconfined')) {
+      // No SELinux label and no AppArmor profile is applied: turning them off changes nothing (as
+      // podman on a machine without SELinux or AppArmor).
     } else throw new core.SpecError(`--security-opt "${opt}": ${unsupported(key)}`);
   }
   return fields;
@@ -33,8 +34,8 @@ function unsupported(key: string): string {
     case 'label':
       return 'SELinux labels are not supported (only label=disable is accepted)';
     case 'apparmor':
-      return 'AppArmor profiles are not supported';
+      return 'AppArmor profiles are not supported (only apparmor=unconfined is accepted)';
     default:
-      return 'unknown option (known: seccomp=unconfined, seccomp=FILE, no-new-privileges[=true|false], label=disable)';
+      return 'unknown option (known: seccomp=unconfined, seccomp=FILE, no-new-privileges[=true|false], label=disable, apparmor=unconfined)';
   }
 }

@@ -46,19 +46,30 @@ function prctl(option: number, ...args: number[]): number {
   return rc;
 }
 
-/** Whether capability `cap` exists on this kernel (PR_CAPBSET_READ: EINVAL beyond the last one). */
-function capExists(cap: number): boolean {
+/**
+ * Whether capability `cap` is in this thread's bounding set; undefined beyond the kernel's last one
+ * (PR_CAPBSET_READ: EINVAL), so no /proc/sys/kernel/cap_last_cap is needed after pivot_root.
+ */
+function inBoundingSet(cap: number): boolean | undefined {
   const rc = c.prctl(PR_CAPBSET_READ, 'unsigned long', cap);
-  if (rc >= 0) return true;
-  if (errno() === EINVAL) return false;
+  if (rc >= 0) return rc === 1;
+  if (errno() === EINVAL) return undefined;
   throw new SyscallError('prctl', errno());
 }
 
-/** Drop from the bounding set every capability the kernel has but `keep` does not. */
-function dropBoundingSet(keep: Set<number>, keepUnknown: boolean): void {
-  for (let cap = 0; capExists(cap); cap++) {
-    if (keep.has(cap) || (keepUnknown && cap >= CAPABILITIES.length)) continue;
-    prctl(PR_CAPBSET_DROP, cap);
+/**
+ * Drop from the bounding set every capability the kernel has but `keep` does not. Returns the
+ * capabilities of `keep` the bounding set had: a host that runs without some (a container's own
+ * root, a VM's restricted shell) cannot give them, as with podman's `--cap-add all`.
+ */
+function dropBoundingSet(keep: Set<number>, keepUnknown: boolean): Set<number> {
+  const kept = new Set<number>();
+  for (let cap = 0; ; cap++) {
+    const had = inBoundingSet(cap);
+    if (had === undefined) return kept;
+    if (keep.has(cap) || (keepUnknown && cap >= CAPABILITIES.length)) {
+      if (had) kept.add(cap);
+    } else if (had) prctl(PR_CAPBSET_DROP, cap);
   }
 }
 
@@ -100,13 +111,13 @@ export function confine(security: SecurityPlan, user: ExecUser | undefined, pare
       throw new Error(`seccomp profile ${security.seccomp.profile} was not compiled for this run`);
     bpf = Buffer.from(security.seccomp.bpf, 'base64');
   }
-  dropBoundingSet(keep, privileged);
+  const kept = dropBoundingSet(keep, privileged);
   if (bpf && !security.noNewPrivileges) loadSeccomp(bpf);
   if (user) becomeUser(user, parentDeathSignal);
   // A non-root user lost its effective and permitted sets with its uid (credentials.ts): this
   // clears the inheritable set; root keeps exactly the plan's set (all of them when privileged).
   const root = user === undefined || user.uid === 0;
-  if (!(root && privileged && keep.size === CAPABILITIES.length)) setCapabilities(root ? keep : new Set());
+  if (!(root && privileged)) setCapabilities(root ? kept : new Set());
   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
   if (security.noNewPrivileges) {
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);

@@ -20,10 +20,12 @@ export function planSecurity(spec: RunSpec): SecurityPlan {
   const privileged = spec.privileged === true;
   let capabilities: string[];
   try {
-    capabilities = mergeCapabilities(privileged ? CAPABILITIES : DEFAULT_CAPABILITIES, spec.capAdd, spec.capDrop);
+    capabilities = mergeCapabilities(DEFAULT_CAPABILITIES, spec.capAdd, spec.capDrop);
   } catch (err) {
     throw new SpecError((err as Error).message);
   }
+  // As podman and docker: --privileged is every capability, whatever --cap-add and --cap-drop say.
+  if (privileged) capabilities = [...CAPABILITIES];
   const seccomp = privileged ? undefined : seccompProfile(spec.seccomp);
   return {
     ...(privileged ? { privileged: true } : {}),

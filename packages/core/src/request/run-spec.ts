@@ -42,8 +42,9 @@ export interface RunSpec {
    */
   terminal?: boolean;
   /**
-   * The escape hatch, as `podman run --privileged`: every capability and no seccomp filter (and no
-   * masked or read-only paths). Limits still apply, and /dev stays as without it.
+   * The escape hatch, as `podman run --privileged`: every capability (capAdd and capDrop then change
+   * nothing), no seccomp filter, no masked or read-only paths. Limits still apply, and /dev stays as
+   * without it.
    */
   privileged?: boolean;
   /**
