@@ -6,8 +6,10 @@
 import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
+  closeSync,
   existsSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -382,6 +384,33 @@ describe('the compiled filter', () => {
     ).toBe(0);
     expect(events.at(-1)).toBe('seccomp filter compiled');
     expect(readdirSync(join(runroot, 'seccomp'))).toHaveLength(2);
+    // A profile edited in place (same path, so the same file name in the cache) is compiled again: a
+    // hit needs the whole key, the profile's text included.
+    const profile = join(work, 'edited.json');
+    const refuse = (names: string[]) =>
+      writeFileSync(
+        profile,
+        JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names, action: 'SCMP_ACT_ERRNO' }] }),
+      );
+    const out = join(work, 'edited.out');
+    const mkdirRun = async () => {
+      const fd = openSync(out, 'w');
+      try {
+        await engine.run(
+          { ...spec, argv: ['sh', '-c', 'mkdir /tmp/edited && echo made; rmdir /tmp/edited; true'], seccomp: profile },
+          { stdio: ['ignore', fd, fd] },
+        );
+      } finally {
+        closeSync(fd);
+      }
+      return readFileSync(out, 'utf8');
+    };
+    refuse(['mkdir', 'mkdirat']);
+    expect(await mkdirRun()).toMatch(/Operation not permitted/);
+    refuse(['symlink']);
+    expect(await mkdirRun()).toBe('made\n');
+    expect(events.slice(-2)).toEqual(['seccomp filter compiled', 'seccomp filter compiled']);
+    expect(readdirSync(join(runroot, 'seccomp'))).toHaveLength(3);
     expect(engine.plan({ ...spec, privileged: true }).security).toMatchObject({ privileged: true });
     expect(engine.plan({ ...spec, privileged: true }).security.seccomp).toBeUndefined();
   });
