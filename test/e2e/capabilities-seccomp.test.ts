@@ -312,6 +312,7 @@ describe('bad input: one line, exit 125, nothing run', () => {
     ],
   ])('%j', async (flags, message) => {
     const marker = join(rootfs.path, 'ran');
+    rmSync(marker, { force: true }); // a test that failed before may have left it
     const r = await run(rootfs.path, ['touch', '/ran'], flags);
     expect(r.code).toBe(125);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
@@ -335,6 +336,7 @@ describe('bad input: one line, exit 125, nothing run', () => {
   ])('a seccomp profile with %s: one line naming the file', async (_what, text, message) => {
     const file = join(work, 'bad-profile.json');
     writeFileSync(file, text);
+    rmSync(join(rootfs.path, 'ran'), { force: true });
     const r = await run(rootfs.path, ['touch', '/ran'], ['--security-opt', `seccomp=${file}`]);
     expect(r.code).toBe(125);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);

@@ -8,6 +8,9 @@
 // no-new-privileges, no_new_privs is set and the filter loaded last, so that the filter need not
 // allow what comes after it.
 //
+// For a root command the bounding set is what counts: execve(2) gives uid 0 every capability of the
+// bounding set (capabilities(7), "Capabilities and execution of programs by root"), so dropping it
+// is what confines the command; capset(2) makes the stage's own last calls run with the same set.
 // prctl(PR_CAPBSET_DROP), capset(2), prctl(PR_SET_SECCOMP) and no_new_privs act on the calling
 // thread only: the stage's main thread, which posix_spawns the command. That is enough: the command
 // inherits them from that thread, and the stage's other threads are Node's own (libuv, V8) and never

@@ -31,6 +31,11 @@ describe('parseSeccompProfile: a bad profile is one error naming the file', () =
     ['[]', /^seccomp profile p.json: not a JSON object$/],
     ['{"syscalls":[]}', /^seccomp profile p.json: defaultAction: no action$/],
     ['{"defaultAction":"SCMP_ACT_NOTIFY"}', /: defaultAction: SCMP_ACT_NOTIFY is not supported$/],
+    ['{"defaultAction":"SCMP_ACT_ALOW"}', /: defaultAction: unknown action "SCMP_ACT_ALOW"$/],
+    [
+      '{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_MAYBE"}]}',
+      /: syscalls\[0\] \(mkdir\): unknown action "SCMP_ACT_MAYBE"$/,
+    ],
     ['{"defaultAction":"SCMP_ACT_ALLOW","defaultErrnoRet":-1}', /: defaultErrnoRet must be a non-negative integer$/],
     ['{"defaultAction":"SCMP_ACT_ALLOW","syscalls":{}}', /: syscalls must be an array$/],
     [
