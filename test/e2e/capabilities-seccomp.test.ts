@@ -245,30 +245,27 @@ describe('as podman', () => {
   afterAll(() => {
     rmSync(podmanDir, { recursive: true, force: true });
   });
-  const podman = (flags: string[]): Record<string, string> =>
-    status(
-      tool('podman', [
-        '--runtime',
-        'runc',
-        '--storage-driver',
-        'vfs',
-        '--root',
-        join(podmanDir, 'root'),
-        '--runroot',
-        join(podmanDir, 'runroot'),
-        'run',
-        '--rm',
-        '--ulimit',
-        'nofile=1024:1024',
-        '--ulimit',
-        'nproc=1024:1024',
-        ...flags,
-        '--rootfs',
-        rootfs.path,
-        'cat',
-        '/proc/self/status',
-      ]),
-    );
+  const podman = (flags: string[], argv = ['cat', '/proc/self/status']): string =>
+    tool('podman', [
+      '--runtime',
+      'runc',
+      '--storage-driver',
+      'vfs',
+      '--root',
+      join(podmanDir, 'root'),
+      '--runroot',
+      join(podmanDir, 'runroot'),
+      'run',
+      '--rm',
+      '--ulimit',
+      'nofile=1024:1024',
+      '--ulimit',
+      'nproc=1024:1024',
+      ...flags,
+      '--rootfs',
+      rootfs.path,
+      ...argv,
+    ]);
 
   it.each([
     [[]],
@@ -284,9 +281,18 @@ describe('as podman', () => {
     [['--security-opt', 'label=disable', '--security-opt', 'apparmor=unconfined']],
   ])('the Cap*, NoNewPrivs and Seccomp lines are the same as podman run %j', async (flags) => {
     const ours = await statusIn(flags);
-    const theirs = podman(flags);
+    const theirs = status(podman(flags));
     for (const key of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb', 'NoNewPrivs', 'Seccomp'])
       expect(ours[key], key).toBe(theirs[key]);
+  });
+  it("podman's own profile file (containers/common's, which leaves namespaces to the capabilities) does what it does under podman", async () => {
+    const file = '/usr/share/containers/seccomp.json';
+    const script = 'grep Seccomp: /proc/self/status; unshare -U true; echo u=$?; unshare -m true; echo m=$?';
+    const flags = ['--security-opt', `seccomp=${file}`];
+    const ours = await sh(script, flags);
+    const theirs = podman(flags, ['sh', '-c', `${script} 2>/dev/null`]);
+    expect(ours.out.split('\n').filter((l) => !l.startsWith('unshare:'))).toEqual(theirs.split('\n'));
+    expect(theirs).toMatch(/u=0/);
   });
 });
 
