@@ -405,7 +405,7 @@ describe('the compiled filter', () => {
       const fd = openSync(out, 'w');
       try {
         await engine.run(
-          { ...spec, argv: ['sh', '-c', 'mkdir /tmp/edited && echo made; rmdir /tmp/edited; true'], seccomp: profile },
+          { ...spec, argv: ['sh', '-c', 'mkdir /mnt/edited && echo made; rmdir /mnt/edited; true'], seccomp: profile },
           { stdio: ['ignore', fd, fd] },
         );
       } finally {
