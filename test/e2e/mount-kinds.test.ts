@@ -23,7 +23,7 @@ import { type MountInfo, parseMountInfo } from '@builder/native/pure';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/cli.js';
 import { inside, removeCaptures, runScript } from '../helpers/engine-run.js';
-import { hostMounts, mountsUnder, requireRoot } from '../helpers/host.js';
+import { hostMounts, mountsUnder, requireRoot, runrootLeftovers } from '../helpers/host.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 
 let engine: Engine;
@@ -275,12 +275,12 @@ describe('bind', () => {
       await waitFor('the command to start', () => (existsSync(join(ctl, 'started')) ? true : undefined));
       // While the run goes on, neither the pinned copy nor the container's mounts are visible here.
       expect(mountsUnder(scratch)).toBe(mountsBefore);
-      expect(readdirSync('/run/builder')).toEqual([]);
+      expect(runrootLeftovers('/run/builder')).toEqual([]);
     } finally {
       writeFileSync(join(ctl, 'go'), '');
     }
     expect((await running).result.exitCode).toBe(0);
-    expect(readdirSync('/run/builder')).toEqual([]);
+    expect(runrootLeftovers('/run/builder')).toEqual([]);
   });
 });
 
@@ -667,7 +667,7 @@ describe('safety', () => {
       expect((error as BuilderError).exitCode).toBe(125);
       expect((error as Error).message).toMatch(/^mount tmpfs on \/bin\/busybox\/x: ENOTDIR/);
       expect(treeListing(fs.path)).toEqual(before);
-      expect(readdirSync('/run/builder')).toEqual([]);
+      expect(runrootLeftovers('/run/builder')).toEqual([]);
     } finally {
       fs.remove();
     }

@@ -139,7 +139,7 @@ describe('builder run --user', () => {
     expect((await run(rootfs.path, ['sh', '-c', 'echo $HOME'])).stdout).toBe('/root\n');
   });
 
-  it('a non-root user has no capabilities; root keeps them', async () => {
+  it("a non-root user has no capabilities; root gets podman's default set, all of them with --privileged", async () => {
     const caps = async (flags: string[]) =>
       Object.fromEntries(
         (await run(rootfs.path, ['grep', '^Cap', '/proc/self/status'], flags)).stdout
@@ -149,10 +149,19 @@ describe('builder run --user', () => {
       );
     const user = await caps(['--user', 'alice']);
     for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapAmb']) expect(user[set], set).toBe('0000000000000000');
+    // The bounding set keeps podman's default set (0x800405fb, the bits of capabilities(7)).
+    expect(user.CapBnd).toBe('00000000800405fb');
     const root = await caps([]);
-    expect(root.CapEff).not.toBe('0000000000000000');
+    for (const set of ['CapPrm', 'CapEff', 'CapBnd']) expect(root[set], set).toBe('00000000800405fb');
+    for (const set of ['CapInh', 'CapAmb']) expect(root[set], set).toBe('0000000000000000');
     // The same with an explicit root user.
     expect((await caps(['--user', 'root'])).CapEff).toBe(root.CapEff);
+    // --privileged: every capability this process has (the kernel's 0x1ffffffffff, unless the host
+    // itself runs with fewer).
+    const host = readFileSync('/proc/self/status', 'utf8').match(/^CapBnd:\s+(\w+)$/m)?.[1];
+    const privileged = await caps(['--privileged']);
+    expect(privileged.CapEff).toBe(host);
+    expect(privileged.CapBnd).toBe(host);
   });
 
   it('an unknown user or group: one line, exit 125, nothing run', async () => {

@@ -61,3 +61,9 @@ export function requireRoot(): void {
     }
   }
 }
+
+/**
+ * What a runroot holds besides the compiled seccomp filters cached in its `seccomp/` (kept between
+ * runs on purpose, docs/confinement.md): a run must leave nothing else there.
+ */
+export const runrootLeftovers = (runroot: string): string[] => readdirSync(runroot).filter((e) => e !== 'seccomp');

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type * as Core from '@builder/core';
 import { engineOptions } from './engine-options.js';
 import type { RunFlags } from './run-flags.js';
+import { securityOptions } from './security-opt.js';
 
 /** What `builder run` does once its arguments are parsed: returns the exit status. */
 export async function runAction(flags: RunFlags, argv: string[]): Promise<number> {
@@ -10,6 +11,7 @@ export async function runAction(flags: RunFlags, argv: string[]): Promise<number
   const dirModes = (['hidden', 'read-only', 'overlay', 'full-access'] as const).flatMap((mode) =>
     (flags[`${mode}-dir`] ?? []).map((path) => ({ mode, path })),
   );
+  const security = securityOptions(core, flags);
   const engine = await core.createEngine(engineOptions(core, flags));
   const { layerProgress } = await import('./progress.js');
   const result = await engine.run(
@@ -28,6 +30,7 @@ export async function runAction(flags: RunFlags, argv: string[]): Promise<number
       ...(flags.dns ? { dns: flags.dns } : {}),
       ...(dirModes.length ? { dirModes } : {}),
       ...(mounts.length ? { mounts } : {}),
+      ...security,
     },
     { forwardSignals: true, progress: layerProgress(process.stderr) },
   );

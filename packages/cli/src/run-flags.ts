@@ -133,6 +133,36 @@ export const RUN_FLAGS = [
     helpGroup: 'DIRECTORY MODES',
   },
   {
+    name: 'privileged',
+    boolean: true,
+    description:
+      'the escape hatch, as podman: every capability (--cap-add and --cap-drop then change nothing), no seccomp filter, no masked or read-only paths (limits still apply; /dev stays as without it)',
+    helpGroup: 'SECURITY',
+  },
+  {
+    name: 'cap-add',
+    multiple: true,
+    description:
+      "add a capability to the default set (podman's: CHOWN DAC_OVERRIDE FOWNER FSETID KILL NET_BIND_SERVICE SETFCAP SETGID SETPCAP SETUID SYS_CHROOT); with or without CAP_, any case, or all; the seccomp profile then allows the syscalls that need it (SYS_ADMIN: mount, unshare …)",
+    helpValue: 'CAP',
+    helpGroup: 'SECURITY',
+  },
+  {
+    name: 'cap-drop',
+    multiple: true,
+    description: 'drop a capability from the default set, or all (then only the --cap-add ones are kept)',
+    helpValue: 'CAP',
+    helpGroup: 'SECURITY',
+  },
+  {
+    name: 'security-opt',
+    multiple: true,
+    description:
+      'seccomp=unconfined (no filter), seccomp=FILE (a docker/podman JSON seccomp profile instead of the built-in one), no-new-privileges[=true|false]; label=disable and apparmor=unconfined are accepted and change nothing (no SELinux label or AppArmor profile is applied)',
+    helpValue: 'OPT',
+    helpGroup: 'SECURITY',
+  },
+  {
     name: 'read-only',
     boolean: true,
     description:

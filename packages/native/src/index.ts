@@ -1,3 +1,4 @@
+export { confine } from './confine.js';
 export * from './constants.js';
 export { containerAccounts, lookupContainerUser, readFileInRoot } from './container-user.js';
 export { becomeUser } from './credentials.js';
@@ -15,6 +16,7 @@ export {
 export { executeOps, type InterpreterContext, MountOpError } from './interpreter.js';
 export { pinBindSources, unmountAll } from './pinned-sources.js';
 export * from './pure.js';
+export { exportSeccompBpf } from './seccomp.js';
 export { forbidThreadPool, THREADPOOL_RESOURCES } from './stage/guard.js';
 export { removeStubs } from './stubs.js';
 export { hasCode, SyscallError } from './syscall-error.js';

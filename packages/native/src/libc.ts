@@ -1,4 +1,5 @@
-// The only file that declares native functions. Prototypes are C strings, as in the man pages.
+// The only file that declares libc's functions (libseccomp's, loaded only by the host: seccomp.ts).
+// Prototypes are C strings, as in the man pages.
 import koffi from 'koffi';
 
 const libc = koffi.load('libc.so.6');
@@ -61,6 +62,7 @@ export const c = {
   setresgid: libc.func('int setresgid(uint32_t rgid, uint32_t egid, uint32_t sgid)'),
   setresuid: libc.func('int setresuid(uint32_t ruid, uint32_t euid, uint32_t suid)'),
   poll: libc.func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
+  capset: libc.func('int capset(_In_ uint8_t *header, _In_ uint8_t *data)'),
 };
 
 /** errno of the last native call on this thread (positive, as koffi reports it). */

@@ -89,8 +89,10 @@ describe('importsOf (the parser this check relies on)', () => {
 describe('the stage process', () => {
   const files = closure(MAIN);
 
-  it('reaches the interpreter, in-root resolution, syscalls, the user lookup and the guard', () => {
+  it('reaches the interpreter, in-root resolution, syscalls, the user lookup, the confinement and the guard', () => {
     expect([...files.keys()].map((f) => relative(SRC, f)).sort()).toEqual([
+      'capabilities.ts',
+      'confine.ts',
       'constants.ts',
       'container-user.ts',
       'credentials.ts',

@@ -22,6 +22,7 @@ import { DEFAULT_PATH, type RunSpec } from '../request/run-spec.js';
 import { confinedPathOps, readOnlyTmpfsMounts } from './confined-paths.js';
 import { DEFAULT_MOUNTS } from './default-mounts.js';
 import { planNetwork } from './network.js';
+import { planSecurity } from './security.js';
 
 /** Engine-wide settings, bound by createEngine(). */
 export const EngineSettings = Symbol.for('builder.EngineSettings');
@@ -76,6 +77,7 @@ export class Planner {
     ops.push(...confinedPathOps(spec));
 
     return {
+      security: planSecurity(spec),
       namespaces: { pid: true, uts: true, ipc: true, net: network.netns },
       runroot: this.settings.runroot,
       rootfs: {

@@ -41,8 +41,28 @@ export interface RunSpec {
    * passed in (default `xterm`).
    */
   terminal?: boolean;
-  /** All capabilities, no seccomp, no masked or read-only paths. */
+  /**
+   * The escape hatch, as `podman run --privileged`: every capability (capAdd and capDrop then change
+   * nothing), no seccomp filter, no masked or read-only paths. Limits still apply, and /dev stays as
+   * without it.
+   */
   privileged?: boolean;
+  /**
+   * Capabilities to add to the default set (podman's: CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL,
+   * NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT), as `--cap-add`: names with or
+   * without `CAP_`, in any case, or `all`.
+   */
+  capAdd?: string[];
+  /** Capabilities to take away, as `--cap-drop`: names as capAdd, or `all` (then only capAdd's are kept). */
+  capDrop?: string[];
+  /**
+   * The seccomp profile: `unconfined` for none, or a profile file in the docker/podman JSON format.
+   * Default: the built-in profile (docker's and podman's allow-list; mount, unshare, setns, keyctl,
+   * bpf, ptrace, module loading, kexec, reboot … refused unless the capability they need is added).
+   */
+  seccomp?: string;
+  /** Set no_new_privs for the command: set-user-ID programs and file capabilities give it nothing. */
+  noNewPrivileges?: boolean;
   /**
    * Mount the root read-only once everything is mounted on it (podman's `--read-only`): the mounts on
    * it (/dev, /proc, the user's) stay as they are, and a read-write tmpfs goes on /tmp, /var/tmp and

@@ -6,9 +6,10 @@ import { createInterface } from 'node:readline';
 import { EVENT_FD, FORWARDED_SIGNALS, PLAN_FD, type StageEvent } from '@builder/native/protocol';
 import type { StagePlan } from '@builder/native/pure';
 import { inject, injectable } from 'inversify';
-import { ExecError, RunError } from '../errors.js';
+import { BuilderError, ExecError, RunError } from '../errors.js';
 import { Logger } from '../logging/logger.js';
 import type { RunResult } from '../request/run-spec.js';
+import { withSeccompFilter } from './seccomp-filter.js';
 import { launchStage, refStage, type StageStdio, takePrestartedStage } from './stage-launcher.js';
 
 export interface RunOptions {
@@ -29,7 +30,8 @@ const FORCE_AFTER = 3;
 export class Runner {
   constructor(@inject(Logger) private readonly log: Logger) {}
 
-  async run(plan: StagePlan, options: RunOptions = {}): Promise<RunResult> {
+  async run(planned: StagePlan, options: RunOptions = {}): Promise<RunResult> {
+    const plan = await this.seccompFilter(planned);
     const stdio = options.stdio ?? 'inherit';
     const stage = (stdio === 'inherit' ? takePrestartedStage() : undefined) ?? launchStage(stdio);
     refStage(stage);
@@ -65,6 +67,16 @@ export class Runner {
       return this.result(events, code, signal, commandPid);
     } finally {
       stopForwarding();
+    }
+  }
+
+  /** The plan with its compiled seccomp filter (seccomp-filter.ts); a failure to compile is a RunError. */
+  private async seccompFilter(plan: StagePlan): Promise<StagePlan> {
+    try {
+      return await withSeccompFilter(plan, this.log);
+    } catch (err) {
+      if (err instanceof BuilderError) throw err;
+      throw new RunError(`cannot compile the seccomp filter: ${(err as Error).message}`, { cause: err });
     }
   }
 

@@ -5,6 +5,7 @@ import { closeSync, fchownSync, fstatSync, mkdirSync, readlinkSync, readSync, wr
 import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import tty from 'node:tty';
+import { confine } from '../confine.js';
 import {
   AT_EMPTY_PATH,
   CLONE_NEWIPC,
@@ -23,7 +24,6 @@ import {
   O_PATH,
 } from '../constants.js';
 import { lookupContainerUser } from '../container-user.js';
-import { becomeUser } from '../credentials.js';
 import { fdPath, resolveInRoot, StubLog } from '../in-root.js';
 import { executeOps } from '../interpreter.js';
 import { bringLoopbackUp } from '../loopback.js';
@@ -226,12 +226,14 @@ function setup(plan: StagePlan): Prepared {
 }
 
 /**
- * Become the run's user (credentials.ts) and enter the working directory as that user, so that a
- * directory it may not enter is one clear error rather than a failed exec.
+ * Confine the command to come (confine.ts: capabilities, seccomp, no_new_privs) and become the run's
+ * user; with a user, enter the working directory as that user, so that a directory it may not enter
+ * is one clear error rather than a failed exec.
  */
-function switchUser(plan: StagePlan, user: ExecUser): void {
-  becomeUser(user, osConstants.signals[PARENT_DEATH_SIGNAL]);
+function confineCommand(plan: StagePlan, user: ExecUser | undefined): void {
+  confine(plan.security, user, osConstants.signals[PARENT_DEATH_SIGNAL]);
   if (String(process.ppid) !== process.env[PARENT_ENV]) process.exit(ENGINE_ERROR); // host died meanwhile
+  if (!user) return;
   const { cwd } = plan.process;
   try {
     process.chdir(cwd);
@@ -297,15 +299,13 @@ function relayTerminal({ master, slave }: Console): Terminal {
 function run(plan: StagePlan, { console: consolePty, user }: Prepared): void {
   const { argv, cwd } = plan.process;
   let { env } = plan.process;
-  if (user) {
-    try {
-      switchUser(plan, user);
-    } catch (err) {
-      fail(err);
-    }
-    // podman: HOME from the user's passwd entry unless the spec or the image sets it.
-    if (!env.some((e) => e.startsWith('HOME='))) env = [...env, `HOME=${user.home}`];
+  try {
+    confineCommand(plan, user);
+  } catch (err) {
+    fail(err);
   }
+  // podman: HOME from the user's passwd entry unless the spec or the image sets it.
+  if (user && !env.some((e) => e.startsWith('HOME='))) env = [...env, `HOME=${user.home}`];
   const terminal = consolePty === undefined ? undefined : relayTerminal(consolePty);
   let ended = false;
   const onExit = (status: WaitStatus) => {

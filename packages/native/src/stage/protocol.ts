@@ -40,7 +40,31 @@ export interface RootfsOptions {
   readOnly?: boolean;
 }
 
+/**
+ * How the command is confined (confine.ts): its capabilities, its seccomp filter, no_new_privs.
+ * Absent fields mean the least: no filter, no no_new_privs.
+ */
+export interface SecurityPlan {
+  /** --privileged: every capability (all the kernel has), no seccomp filter. */
+  privileged?: boolean;
+  /**
+   * The capabilities kept (`CAP_…` names, capabilities.ts): the bounding set, and a root command's
+   * effective and permitted sets (a non-root command's are empty).
+   */
+  capabilities: string[];
+  /**
+   * The seccomp filter; absent: none (unconfined). `profile`: `default` or the profile file's path.
+   * `bpf`: the profile compiled for this run (classic BPF, base64), filled in by the host's runner;
+   * the stage refuses to run without it.
+   */
+  seccomp?: { profile: string; bpf?: string };
+  /** Set no_new_privs for the command (and load the filter after it). */
+  noNewPrivileges?: boolean;
+}
+
 export interface StagePlan {
+  /** The command's confinement. */
+  security: SecurityPlan;
   namespaces: { pid: boolean; uts: boolean; ipc: boolean; net: boolean };
   /** Host directory on which the stage mounts its private scratch tmpfs (never visible on the host). */
   runroot: string;
