@@ -120,7 +120,8 @@ describe('--network none', () => {
       'i=0; until out=$(nc 127.0.0.1 7777 </dev/null 2>/dev/null) && [ -n "$out" ]; do i=$((i+1)); [ $i -lt 1000 ] || exit 4; sleep 0.01; done',
       'echo "$out"',
     ].join('\n');
-    const r = await run(rootfs, ['sh', '-c', script], ['--network', 'none']);
+    // busybox ping needs a raw socket: CAP_NET_RAW, which the default set lacks (as podman's).
+    const r = await run(rootfs, ['sh', '-c', script], ['--network', 'none', '--cap-add', 'NET_RAW']);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('hello-from-lo\n');
     expect(r.code).toBe(0);
