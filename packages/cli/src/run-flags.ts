@@ -133,6 +133,28 @@ export const RUN_FLAGS = [
     helpGroup: 'DIRECTORY MODES',
   },
   {
+    name: 'pids-limit',
+    description:
+      "the most processes and threads the run may have at once (its cgroup's pids.max); forks beyond it fail; 0 or -1: no limit (default: 2048, as podman)",
+    helpValue: 'N',
+    helpGroup: 'LIMITS',
+  },
+  {
+    name: 'memory',
+    char: 'm',
+    description:
+      'the most memory the run may use, as docker writes sizes: 64m, 1g, 512k, bytes (at least 6m; memory plus swap gets twice this, as podman); a command the OOM killer ends exits with 137',
+    helpValue: 'SIZE',
+    helpGroup: 'LIMITS',
+  },
+  {
+    name: 'cpus',
+    description:
+      "how many CPUs' worth of time the run may use, a fraction too: 0.5 is half of one (a CFS quota per 100 ms)",
+    helpValue: 'N',
+    helpGroup: 'LIMITS',
+  },
+  {
     name: 'plugin',
     multiple: true,
     description:

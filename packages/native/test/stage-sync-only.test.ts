@@ -91,6 +91,7 @@ describe('the stage process', () => {
 
   it('reaches the interpreter, in-root resolution, syscalls, the user lookup and the guard', () => {
     expect([...files.keys()].map((f) => relative(SRC, f)).sort()).toEqual([
+      'cgroup.ts',
       'constants.ts',
       'container-user.ts',
       'credentials.ts',

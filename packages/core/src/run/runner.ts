@@ -9,6 +9,7 @@ import { inject, injectable } from 'inversify';
 import { ExecError, RunError } from '../errors.js';
 import { Logger } from '../logging/logger.js';
 import type { RunResult } from '../request/run-spec.js';
+import { makeRunCgroup, removeCgroup } from './limits.js';
 import { launchStage, refStage, type StageStdio, takePrestartedStage } from './stage-launcher.js';
 
 export interface RunOptions {
@@ -30,6 +31,16 @@ export class Runner {
   constructor(@inject(Logger) private readonly log: Logger) {}
 
   async run(plan: StagePlan, options: RunOptions = {}): Promise<RunResult> {
+    // The run's cgroup, when it has limits: made now, removed once the stage has exited.
+    const cgroup = plan.limits ? makeRunCgroup(plan.limits, this.log) : undefined;
+    try {
+      return await this.runStage(cgroup ? { ...plan, cgroup } : plan, options);
+    } finally {
+      if (cgroup) await removeCgroup(cgroup, this.log);
+    }
+  }
+
+  private async runStage(plan: StagePlan, options: RunOptions): Promise<RunResult> {
     const stdio = options.stdio ?? 'inherit';
     const stage = (stdio === 'inherit' ? takePrestartedStage() : undefined) ?? launchStage(stdio);
     refStage(stage);

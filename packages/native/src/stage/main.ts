@@ -5,6 +5,7 @@ import { closeSync, fchownSync, fstatSync, mkdirSync, readlinkSync, readSync, wr
 import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import tty from 'node:tty';
+import { type CgroupFds, joinCgroup, leaveCgroup, openCgroupFds } from '../cgroup.js';
 import {
   AT_EMPTY_PATH,
   CLONE_NEWIPC,
@@ -178,6 +179,8 @@ interface Prepared {
   console?: Console;
   /** The user to run as, resolved in the container's /etc/passwd and /etc/group. */
   user?: ExecUser;
+  /** The run's cgroup and the stage's own, opened before pivot_root (limits). */
+  cgroup?: CgroupFds;
 }
 
 /** Everything up to pivot_root. */
@@ -213,12 +216,13 @@ function setup(plan: StagePlan): Prepared {
   }
   if (user) giveStdioTo(user, consolePty);
   if (plan.hostname !== undefined && ns.uts) sethostname(plan.hostname);
+  const cgroup = plan.cgroup ? openCgroupFds(plan.cgroup) : undefined;
 
   process.chdir(rootfs.path);
   pivotRoot('.', '.');
   umount2('.', MNT_DETACH);
   process.chdir('/');
-  return { console: consolePty, user };
+  return { console: consolePty, user, cgroup };
 }
 
 /**
@@ -290,9 +294,16 @@ function relayTerminal({ master, slave }: Console): Terminal {
   };
 }
 
-function run(plan: StagePlan, { console: consolePty, user }: Prepared): void {
+function run(plan: StagePlan, { console: consolePty, user, cgroup }: Prepared): void {
   const { argv, cwd } = plan.process;
   let { env } = plan.process;
+  if (cgroup) {
+    try {
+      joinCgroup(cgroup);
+    } catch (err) {
+      fail(err);
+    }
+  }
   if (user) {
     try {
       switchUser(plan, user);
@@ -329,6 +340,13 @@ function run(plan: StagePlan, { console: consolePty, user }: Prepared): void {
     terminal?.finish();
     emit({ event: 'exec-error', file: argv[0], code: e.code ?? 'UNKNOWN', message: e.message });
     process.exit(e.code === 'ENOENT' ? 127 : 126);
+  }
+  if (cgroup) {
+    try {
+      leaveCgroup(cgroup);
+    } catch (err) {
+      fail(err);
+    }
   }
   emit({ event: 'started', pid: commandPid });
   // Signal listeners do not keep Node alive; this also re-checks in case a SIGCHLD was missed.

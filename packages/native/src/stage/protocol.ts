@@ -1,4 +1,5 @@
 // What crosses the pipes between the host (core's runner) and the stage process. Pure data.
+import type { CgroupPlan, RunLimits } from '../cgroup.js';
 import type { ParentTimes, Stub } from '../in-root.js';
 import type { MountOp } from '../mount-op.js';
 
@@ -36,6 +37,10 @@ export interface StagePlan {
   rootfs: RootfsPlan;
   ops: MountOp[];
   hostname?: string;
+  /** The run's resource limits (cgroup.ts); the runner makes a cgroup with them. */
+  limits?: RunLimits;
+  /** The run's cgroup, made by the runner: the stage joins it right before the spawn and leaves it right after. */
+  cgroup?: CgroupPlan;
   process: {
     argv: string[];
     /** `KEY=VALUE` strings. */
