@@ -197,8 +197,8 @@ export function removeStaleCgroups(parent: string): string[] {
 }
 
 /** The directory in which v2 run cgroups go: see the top of this file. */
-function v2Parent(root: string, needed: Controller[]): string {
-  let path = ownCgroup('');
+function v2Parent(root: string, needed: Controller[], own: string): string {
+  let path = ownCgroup('', own);
   for (;;) {
     const dir = `${root}${path === '/' ? '' : path}`;
     if (path === '/') return dir;
@@ -233,12 +233,13 @@ export function createRunCgroup(
         c,
         `the ${c} controller is not available (cgroup v${system.version}${system.version === 2 ? `: not in ${root}/cgroup.controllers` : ': no cgroup hierarchy with it is mounted'})`,
       );
+  const ownText = readFileSync('/proc/self/cgroup', 'utf8');
   const hierarchies: CgroupHierarchyPlan[] =
     system.version === 2
-      ? [{ mount: root, controller: '', dir: `${v2Parent(root, controllers)}/${PARENT_NAME}/${name}` }]
+      ? [{ mount: root, controller: '', dir: `${v2Parent(root, controllers, ownText)}/${PARENT_NAME}/${name}` }]
       : controllers.map((c) => {
           const mount = system.mounts[c] as string;
-          const own = ownCgroup(c);
+          const own = ownCgroup(c, ownText);
           return { mount, controller: c, dir: `${mount}${own === '/' ? '' : own}/${PARENT_NAME}/${name}` };
         });
   const plan: CgroupPlan = { version: system.version, hierarchies };
@@ -249,7 +250,7 @@ export function createRunCgroup(
     for (const mount of new Set(Object.values(system.mounts)))
       for (const c of CONTROLLERS)
         if (system.mounts[c] === mount) {
-          const own = ownCgroup(c);
+          const own = ownCgroup(c, ownText);
           parents.add(`${mount}${own === '/' ? '' : own}/${PARENT_NAME}`);
           break;
         }
