@@ -90,6 +90,14 @@ describe('--pids-limit', () => {
     expect(next.code).toBe(0);
   });
 
+  it('counts only the command: with 2, it may have one child at a time, not two (the stage moved out)', async () => {
+    const script = 'sleep 0 & wait; echo one; sleep 9 & sleep 0; echo two';
+    const r = await run(rootfs.path, ['sh', '-c', script], ['--pids-limit', '2']);
+    expect(r.stdout).toBe('one\n');
+    expect(r.stderr).toContain("can't fork");
+    expect(r.code).toBe(2);
+  });
+
   it('is 2048 by default (pids.max of the command, read from the host)', async () => {
     const { done, pid } = await startSleeping([], `4${process.pid}`);
     const dir = cgroupDir(pid, 'pids');
@@ -135,6 +143,7 @@ describe('--memory and --cpus', () => {
 
   it('--memory 64m: a 300 MB allocation is killed by the OOM killer, status 137', async () => {
     // The shell holds the whole 300 MB in a variable.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
     const alloc = 'x=$(head -c 300000000 /dev/zero | tr "\\0" a); echo ${#x}';
     const r = await run(rootfs.path, ['sh', '-c', alloc], ['--memory', '64m']);
     expect(r.stdout).not.toContain('300000000');
@@ -172,6 +181,7 @@ describe('bad values', () => {
   it.each([
     [['--pids-limit', 'abc'], '--pids-limit "abc": not an integer'],
     [['--pids-limit', '1.5'], '--pids-limit "1.5": not an integer'],
+    [['--pids-limit', '1'], 'pids limit 1: too low to start the command (use 2 or more, or 0 for no limit)'],
     [['--pids-limit', '99999999'], "pids limit 99999999: above the kernel's most, 4194304"],
     [['--memory', '64x'], 'memory "64x": not a size'],
     [['-m', '1k'], 'memory "1k": below the minimum of 6 MiB'],

@@ -74,6 +74,7 @@ describe('planLimits', () => {
 
   it.each([
     [{ pidsLimit: 1.5 }, 'pids limit 1.5: not an integer'],
+    [{ pidsLimit: 1 }, 'pids limit 1: too low to start the command'],
     [{ pidsLimit: 4194305 }, "pids limit 4194305: above the kernel's most, 4194304"],
     [{ memory: -1 }, 'memory -1: not a size'],
     [{ memory: 1.5 }, 'memory 1.5: not a size'],

@@ -47,6 +47,8 @@ export function planLimits(spec: Pick<RunSpec, 'pidsLimit' | 'memory' | 'cpus'>)
   const pids = spec.pidsLimit ?? DEFAULT_PIDS_LIMIT;
   if (!Number.isSafeInteger(pids)) throw new SpecError(`pids limit ${pids}: not an integer`);
   if (pids > MAX_PIDS) throw new SpecError(`pids limit ${pids}: above the kernel's most, ${MAX_PIDS}`);
+  // The stage's spawning thread is in the cgroup while it starts the command: with 1, it cannot.
+  if (pids === 1) throw new SpecError('pids limit 1: too low to start the command (use 2 or more, or 0 for no limit)');
   if (pids > 0) {
     limits.pids = pids;
     if (spec.pidsLimit === undefined) limits.pidsDefault = true;
