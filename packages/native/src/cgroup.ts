@@ -2,13 +2,23 @@
 // has it, v1 where it has not. One interface, both versions; synchronous fs calls only (the stage uses
 // its part after unshare). Pure: no koffi.
 //
-// Where a run's cgroup lives: `<parent>/builder/<pid>-<id>` in each hierarchy a limit needs, where
+// Where a run's cgroup lives: `<parent>/builder/<pidns>-<pid>-<id>` in each hierarchy a limit needs, where
 // `<parent>` is builder's own cgroup of that hierarchy (/proc/self/cgroup), so that the limits of
 // whatever runs builder (a CI job's cgroup) still hold over the run. v2 forbids processes in a cgroup
 // whose controllers are enabled for its children (the root excepted), and builder's own cgroup has
 // processes (builder): there the parent is the nearest of builder's cgroup and its ancestors that
 // already enables the controllers for its children, or the root.
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmdirSync,
+  writeSync,
+} from 'node:fs';
 import { parseMountInfo } from './mountinfo.js';
 
 /** The controllers builder's limits use. */
@@ -158,8 +168,20 @@ function writeFile(path: string, value: string): void {
   }
 }
 
-/** The name of a run's cgroup: the pid of the process that made it (to tell a stale one), and an id. */
-export const runCgroupName = (id: string, pid = process.pid): string => `${pid}-${id}`;
+/** The inode of this process's PID namespace: pids are only comparable within one. */
+function pidNamespace(): string {
+  try {
+    return /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1] ?? '0';
+  } catch {
+    return '0';
+  }
+}
+
+/**
+ * The name of a run's cgroup: the PID namespace and pid of the process that made it (to tell a stale
+ * one), and an id.
+ */
+export const runCgroupName = (id: string, pid = process.pid): string => `${pidNamespace()}-${pid}-${id}`;
 
 /** True while process `pid` exists (as far as this PID namespace can tell). */
 function processExists(pid: number): boolean {
@@ -183,9 +205,11 @@ export function removeStaleCgroups(parent: string): string[] {
     return [];
   }
   const removed: string[] = [];
+  const ns = pidNamespace();
   for (const name of entries) {
-    const m = /^(\d+)-[0-9a-f]+$/.exec(name);
-    if (!m || processExists(Number(m[1]))) continue;
+    // Another PID namespace's pids cannot be checked from here: its cgroups are its builder's business.
+    const m = /^(\d+)-(\d+)-[0-9a-f]+$/.exec(name);
+    if (!m || m[1] !== ns || processExists(Number(m[2]))) continue;
     try {
       rmdirSync(`${parent}/${name}`);
       removed.push(`${parent}/${name}`);

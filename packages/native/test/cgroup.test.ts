@@ -4,7 +4,7 @@
 // exercised with its controllers; v2's paths, join and leave are exercised on the empty hierarchy
 // (without controllers: its limit files and subtree_control writes are not exercised here).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync } from 'node:fs';
 import {
   type Controller,
   createRunCgroup,
@@ -89,7 +89,8 @@ describe('cgroup v2 (the empty hierarchy)', () => {
     const { plan } = createRunCgroup({}, name('b'), detectCgroups(UNIFIED), [], UNIFIED);
     const dir = plan.hierarchies[0].dir;
     expect(plan.version).toBe(2);
-    expect(dir).toMatch(new RegExp(`^${UNIFIED}${own === '/' ? '' : own}/builder/${process.pid}-b[0-9a-f]+$`));
+    const pidns = readlinkSync('/proc/self/ns/pid').replace(/^pid:\[(\d+)\]$/, '$1');
+    expect(dir).toMatch(new RegExp(`^${UNIFIED}${own === '/' ? '' : own}/builder/${pidns}-${process.pid}-b[0-9a-f]+$`));
     expect(existsSync(`${dir}/cgroup.procs`)).toBe(true);
     const fds = openCgroupFds(plan);
     joinCgroup(fds);
@@ -164,17 +165,22 @@ describe('cgroup v1 (this machine)', () => {
     const parent = `${mounts.memory}${own === '/' ? '' : own}/builder`;
     const stale = `${parent}/${runCgroupName('01d', dead)}`;
     const live = `${parent}/${runCgroupName('11fe', process.pid)}`;
+    // A dead pid of another PID namespace: not ours to judge, it stays.
+    const elsewhere = `${parent}/1-${dead}-e15e`;
     mkdirSync(stale, { recursive: true });
     mkdirSync(live);
+    mkdirSync(elsewhere);
     try {
       // A run that needs only pids cleans the memory hierarchy too.
       const { plan, staleRemoved } = createRunCgroup({ pids: 10 }, name('e'));
       expect(staleRemoved).toEqual([stale]);
       expect(existsSync(stale)).toBe(false);
       expect(existsSync(live)).toBe(true);
+      expect(existsSync(elsewhere)).toBe(true);
       expect(removeRunCgroup(plan)).toEqual([]);
     } finally {
       rmdirSync(live);
+      rmdirSync(elsewhere);
       if (existsSync(stale)) rmdirSync(stale);
       rmdirSync(parent);
     }
