@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { run, startBuilder, waitFor } from '../helpers/cli.js';
+import { type Finished, run, startBuilder, waitFor } from '../helpers/cli.js';
 import { alive, mountsUnder, pidsMatching, requireRoot } from '../helpers/host.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 import { requireTools, tool } from '../helpers/tools.js';
@@ -64,13 +64,18 @@ afterEach(() => {
 });
 
 /**
- * Start `builder run FLAGS -- sleep MARKER` and return builder and the command's host pid once it runs.
- * The caller ends it (kill -9 of the command: as PID 1 it ignores SIGTERM).
+ * Run `builder run FLAGS -- sleep MARKER`, call `check` with the command's host pid once it runs, then
+ * kill -9 the command (as PID 1 it ignores SIGTERM), whatever `check` did, and return how builder ended.
  */
-async function startSleeping(flags: string[], marker: string) {
-  const started = startBuilder(['run', '--rootfs', rootfs.path, ...flags, '--', 'sleep', marker]);
-  const pid = await waitFor('the command to start', () => pidsMatching(`sleep ${marker}`)[0]);
-  return { ...started, pid };
+async function whileSleeping(flags: string[], marker: string, check: (pid: number) => void): Promise<Finished> {
+  const { child, done } = startBuilder(['run', '--rootfs', rootfs.path, ...flags, '--', 'sleep', marker]);
+  try {
+    check(await waitFor('the command to start', () => pidsMatching(`sleep ${marker}`)[0]));
+  } finally {
+    for (const pid of pidsMatching(`sleep ${marker}`)) process.kill(pid, 'SIGKILL');
+    if (child.exitCode === null) await done;
+  }
+  return done;
 }
 
 const read = (file: string): string => readFileSync(file, 'utf8').trim();
@@ -90,53 +95,67 @@ describe('--pids-limit', () => {
     expect(next.code).toBe(0);
   });
 
-  it('counts only the command: with 2, it may have one child at a time, not two (the stage moved out)', async () => {
-    const script = 'sleep 0 & wait; echo one; sleep 9 & sleep 0; echo two';
-    const r = await run(rootfs.path, ['sh', '-c', script], ['--pids-limit', '2']);
-    expect(r.stdout).toBe('one\n');
-    expect(r.stderr).toContain("can't fork");
-    expect(r.code).toBe(2);
+  it('counts only the command once the stage is out: with 2, it may have one child at a time, not two', async () => {
+    // The stage's spawning thread counts until it moves out, right after the spawn: the command waits
+    // for that (the host sees only the command in the cgroup) before it forks.
+    const script = 'read go; sleep 0 & wait; echo one; sleep 9 & sleep 0; echo two';
+    const argv = ['run', '--rootfs', rootfs.path, '--pids-limit', '2', '--', 'sh', '-c', script];
+    const { child, done } = startBuilder(argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+    try {
+      const pid = await waitFor('the command to start', () => pidsMatching(`sh -c ${script}`)[0]);
+      const tasks = `${cgroupDir(pid, 'pids')}/tasks`;
+      await waitFor('the stage to move out', () => (read(tasks) === String(pid) ? true : undefined));
+      child.stdin?.end('go\n');
+      const r = await done;
+      expect(r.stdout).toBe('one\n');
+      expect(r.stderr).toContain("can't fork");
+      expect(r.code).toBe(2);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('is 2048 by default (pids.max of the command, read from the host)', async () => {
-    const { done, pid } = await startSleeping([], `4${process.pid}`);
-    const dir = cgroupDir(pid, 'pids');
-    expect(dir.startsWith(`${builderParent('pids')}/`)).toBe(true);
-    expect(read(`${dir}/pids.max`)).toBe('2048');
-    // The stage (builder's child) moved back out: only the command is limited.
-    const stage = Number(read(`/proc/${pid}/status`).match(/^PPid:\s+(\d+)/m)?.[1]);
-    expect(stage).toBeGreaterThan(1);
-    expect(ownCgroup('pids', stage)).toBe(ownCgroup('pids'));
-    expect(read(`${dir}/cgroup.procs`)).toBe(String(pid));
-    process.kill(pid, 'SIGKILL');
-    expect((await done).code).toBe(137);
+    let dir = '';
+    const r = await whileSleeping([], `4${process.pid}`, (pid) => {
+      dir = cgroupDir(pid, 'pids');
+      expect(dir.startsWith(`${builderParent('pids')}/`)).toBe(true);
+      expect(read(`${dir}/pids.max`)).toBe('2048');
+      // The stage (builder's child) moved back out: only the command is limited.
+      const stage = Number(read(`/proc/${pid}/status`).match(/^PPid:\s+(\d+)/m)?.[1]);
+      expect(stage).toBeGreaterThan(1);
+      expect(ownCgroup('pids', stage)).toBe(ownCgroup('pids'));
+      expect(read(`${dir}/cgroup.procs`)).toBe(String(pid));
+    });
+    expect(r.code).toBe(137);
     expect(existsSync(dir)).toBe(false);
   });
 
   it("0 and -1 mean no limit (as podman): the command stays in builder's own pids cgroup", async () => {
     for (const flag of ['--pids-limit=0', '--pids-limit=-1']) {
-      const { done, pid } = await startSleeping([flag], `5${process.pid}`);
-      expect(ownCgroup('pids', pid)).toBe(ownCgroup('pids'));
-      process.kill(pid, 'SIGKILL');
-      expect((await done).code).toBe(137);
+      const r = await whileSleeping([flag], `5${process.pid}`, (pid) => {
+        expect(ownCgroup('pids', pid)).toBe(ownCgroup('pids'));
+      });
+      expect(r.code).toBe(137);
     }
   });
 });
 
 describe('--memory and --cpus', () => {
   it('write the memory limit (memory plus swap twice it, as podman) and the CFS quota of --cpus', async () => {
-    const { done, pid } = await startSleeping(['-m', '64m', '--cpus', '0.5'], `6${process.pid}`);
-    const memory = cgroupDir(pid, 'memory');
-    const cpu = cgroupDir(pid, 'cpu');
-    expect(memory.startsWith(`${builderParent('memory')}/`)).toBe(true);
-    expect(read(`${memory}/memory.limit_in_bytes`)).toBe(String(64 * 1024 * 1024));
-    if (existsSync(`${memory}/memory.memsw.limit_in_bytes`))
-      expect(read(`${memory}/memory.memsw.limit_in_bytes`)).toBe(String(128 * 1024 * 1024));
-    expect(read(`${cpu}/cpu.cfs_quota_us`)).toBe('50000');
-    expect(read(`${cpu}/cpu.cfs_period_us`)).toBe('100000');
-    process.kill(pid, 'SIGKILL');
-    expect((await done).code).toBe(137);
-    for (const dir of [memory, cpu, cgroupDir(process.pid, 'pids')]) expect(existsSync(`${dir}/builder`)).toBe(false);
+    let memory = '';
+    let cpu = '';
+    const r = await whileSleeping(['-m', '64m', '--cpus', '0.5'], `6${process.pid}`, (pid) => {
+      memory = cgroupDir(pid, 'memory');
+      cpu = cgroupDir(pid, 'cpu');
+      expect(memory.startsWith(`${builderParent('memory')}/`)).toBe(true);
+      expect(read(`${memory}/memory.limit_in_bytes`)).toBe(String(64 * 1024 * 1024));
+      if (existsSync(`${memory}/memory.memsw.limit_in_bytes`))
+        expect(read(`${memory}/memory.memsw.limit_in_bytes`)).toBe(String(128 * 1024 * 1024));
+      expect(read(`${cpu}/cpu.cfs_quota_us`)).toBe('50000');
+      expect(read(`${cpu}/cpu.cfs_period_us`)).toBe('100000');
+    });
+    expect(r.code).toBe(137);
     expect(existsSync(memory)).toBe(false);
     expect(existsSync(cpu)).toBe(false);
   });
@@ -166,11 +185,19 @@ describe('the run cgroup is removed', () => {
   });
 
   it('after kill -9 of builder: the next run removes the leftover', async () => {
-    const { child, done, pid } = await startSleeping(['--cpus', '1'], `7${process.pid}`);
-    const dirs = [cgroupDir(pid, 'pids'), cgroupDir(pid, 'cpu')];
-    child.kill('SIGKILL');
-    await done;
-    await waitFor('the command to die', () => (alive(pid) ? undefined : true));
+    const marker = `7${process.pid}`;
+    const { child, done } = startBuilder(['run', '--rootfs', rootfs.path, '--cpus', '1', '--', 'sleep', marker]);
+    let dirs: string[] = [];
+    try {
+      const pid = await waitFor('the command to start', () => pidsMatching(`sleep ${marker}`)[0]);
+      dirs = [cgroupDir(pid, 'pids'), cgroupDir(pid, 'cpu')];
+      child.kill('SIGKILL');
+      await done;
+      await waitFor('the command to die', () => (alive(pid) ? undefined : true));
+    } finally {
+      for (const pid of pidsMatching(`sleep ${marker}`)) process.kill(pid, 'SIGKILL');
+      child.kill('SIGKILL');
+    }
     for (const dir of dirs) expect(existsSync(dir), `${dir} left by the killed builder`).toBe(true);
     expect((await run(rootfs.path, ['true'])).code).toBe(0);
     for (const dir of dirs) expect(existsSync(dir), dir).toBe(false);
