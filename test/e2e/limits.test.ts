@@ -111,7 +111,8 @@ describe('--pids-limit', () => {
       expect(r.stderr).toContain("can't fork");
       expect(r.code).toBe(2);
     } finally {
-      child.kill('SIGKILL');
+      for (const pid of pidsMatching(`sh -c ${script}`)) process.kill(pid, 'SIGKILL');
+      await done;
     }
   });
 

@@ -170,15 +170,15 @@ describe('cgroup v1 (this machine)', () => {
     mkdirSync(stale, { recursive: true });
     mkdirSync(live);
     mkdirSync(elsewhere);
+    // A run that needs only pids cleans the memory hierarchy too.
+    const { plan, staleRemoved } = createRunCgroup({ pids: 10 }, name('e'));
     try {
-      // A run that needs only pids cleans the memory hierarchy too.
-      const { plan, staleRemoved } = createRunCgroup({ pids: 10 }, name('e'));
       expect(staleRemoved).toEqual([stale]);
       expect(existsSync(stale)).toBe(false);
       expect(existsSync(live)).toBe(true);
       expect(existsSync(elsewhere)).toBe(true);
-      expect(removeRunCgroup(plan)).toEqual([]);
     } finally {
+      expect(removeRunCgroup(plan)).toEqual([]);
       rmdirSync(live);
       rmdirSync(elsewhere);
       if (existsSync(stale)) rmdirSync(stale);
