@@ -79,10 +79,12 @@ const CONTROLLERS: readonly Controller[] = ['pids', 'memory', 'cpu'];
 
 /**
  * v2 when `root` is a cgroup2 mount (its cgroup.controllers exists: most distributions today), else
- * v1 with each controller's hierarchy found in /proc/self/mountinfo (a hybrid machine's empty v2 at
- * `root`/unified has no controllers to offer).
+ * v1: each controller's hierarchy where systemd and most distributions mount it, `root`/NAME with NAME
+ * as /proc/self/cgroup names the hierarchy (`pids`, `cpu,cpuacct`), else as /proc/self/mountinfo
+ * finds it. (A hybrid machine's empty v2 at `root`/unified has no controllers to offer.) A wrong guess
+ * cannot go unnoticed: the limit files exist only in their controller's hierarchy.
  */
-export function detectCgroups(root = CGROUP_ROOT, mountinfo?: string): CgroupSystem {
+export function detectCgroups(root = CGROUP_ROOT, mountinfo?: string, cgroups?: string): CgroupSystem {
   if (existsSync(`${root}/cgroup.controllers`)) {
     const available = readFileSync(`${root}/cgroup.controllers`, 'utf8').trim().split(/\s+/);
     const mounts: CgroupSystem['mounts'] = {};
@@ -90,18 +92,30 @@ export function detectCgroups(root = CGROUP_ROOT, mountinfo?: string): CgroupSys
     return { version: 2, mounts };
   }
   const mounts: CgroupSystem['mounts'] = {};
-  let text = mountinfo;
-  if (text === undefined) {
-    try {
-      text = readFileSync('/proc/self/mountinfo', 'utf8');
-    } catch {
-      text = '';
-    }
+  const own = cgroups ?? readProc('/proc/self/cgroup');
+  for (const line of own.split('\n')) {
+    const hierarchy = line.split(':')[1];
+    if (!hierarchy) continue;
+    for (const c of CONTROLLERS)
+      if (hierarchy.split(',').includes(c) && existsSync(`${root}/${hierarchy}/cgroup.procs`))
+        mounts[c] = `${root}/${hierarchy}`;
   }
-  for (const m of parseMountInfo(text))
-    if (m.fstype === 'cgroup')
-      for (const c of CONTROLLERS) if (m.superOptions.includes(c) && mounts[c] === undefined) mounts[c] = m.mountPoint;
+  if (CONTROLLERS.every((c) => mounts[c] !== undefined)) return { version: 1, mounts };
+  // Only the cgroup lines are parsed (a whole parse costs ~0.4 ms cold).
+  for (const line of (mountinfo ?? readProc('/proc/self/mountinfo')).split('\n')) {
+    if (!line.includes(' - cgroup ')) continue;
+    const [m] = parseMountInfo(line);
+    for (const c of CONTROLLERS) if (m.superOptions.includes(c) && mounts[c] === undefined) mounts[c] = m.mountPoint;
+  }
   return { version: 1, mounts };
+}
+
+function readProc(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 /** This process's cgroup path in the hierarchy of `controller` (v1) or in v2 (''), from /proc/self/cgroup. */
@@ -200,7 +214,8 @@ function processExists(pid: number): boolean {
 export function removeStaleCgroups(parent: string): string[] {
   let entries: string[];
   try {
-    entries = readdirSync(parent);
+    // (existsSync first: a thrown ENOENT costs more than the whole check, in every run)
+    entries = existsSync(parent) ? readdirSync(parent) : [];
   } catch {
     return [];
   }
@@ -234,67 +249,99 @@ function v2Parent(root: string, needed: Controller[], own: string): string {
 
 export interface CreatedCgroup {
   plan: CgroupPlan;
-  /** Stale run cgroups (of a dead builder) removed on the way. */
-  staleRemoved: string[];
+  /** The `builder` directories where a killed builder may have left run cgroups (removeStaleRunCgroups). */
+  staleParents: string[];
+  limits: RunLimits;
+  controllers: Controller[];
 }
 
 /**
- * Make the run's cgroup in every hierarchy `controllers` need and write `limits` into it. Throws
- * MissingControllerError when the machine has no such controller; anything else (no permission, a
- * read-only cgroupfs) throws the fs error. Nothing is left behind when it throws.
+ * Where the run's cgroup goes, in every hierarchy `controllers` need (nothing is made yet: see
+ * makeRunCgroup). Throws MissingControllerError when the machine has no such controller.
  * `controllers`: normally neededControllers(limits); v2 only also takes none (a bare cgroup).
  */
-export function createRunCgroup(
+export function planRunCgroup(
   limits: RunLimits,
   name: string,
-  system: CgroupSystem = detectCgroups(),
+  system?: CgroupSystem,
   controllers: Controller[] = neededControllers(limits),
   root = CGROUP_ROOT,
 ): CreatedCgroup {
+  const ownText = readFileSync('/proc/self/cgroup', 'utf8');
+  const sys = system ?? detectCgroups(root, undefined, ownText);
   for (const c of controllers)
-    if (system.mounts[c] === undefined)
+    if (sys.mounts[c] === undefined)
       throw new MissingControllerError(
         c,
-        `the ${c} controller is not available (cgroup v${system.version}${system.version === 2 ? `: not in ${root}/cgroup.controllers` : ': no cgroup hierarchy with it is mounted'})`,
+        `the ${c} controller is not available (cgroup v${sys.version}${sys.version === 2 ? `: not in ${root}/cgroup.controllers` : ': no cgroup hierarchy with it is mounted'})`,
       );
-  const ownText = readFileSync('/proc/self/cgroup', 'utf8');
   const hierarchies: CgroupHierarchyPlan[] =
-    system.version === 2
+    sys.version === 2
       ? [{ mount: root, controller: '', dir: `${v2Parent(root, controllers, ownText)}/${PARENT_NAME}/${name}` }]
       : controllers.map((c) => {
-          const mount = system.mounts[c] as string;
+          const mount = sys.mounts[c] as string;
           const own = ownCgroup(c, ownText);
           return { mount, controller: c, dir: `${mount}${own === '/' ? '' : own}/${PARENT_NAME}/${name}` };
         });
-  const plan: CgroupPlan = { version: system.version, hierarchies };
-  const staleRemoved: string[] = [];
+  const plan: CgroupPlan = { version: sys.version, hierarchies };
   const parents = new Set(hierarchies.map((h) => h.dir.slice(0, h.dir.lastIndexOf('/'))));
   // A killed builder's leftovers, also in the hierarchies this run does not need.
-  if (system.version === 1)
-    for (const mount of new Set(Object.values(system.mounts)))
+  if (sys.version === 1)
+    for (const mount of new Set(Object.values(sys.mounts)))
       for (const c of CONTROLLERS)
-        if (system.mounts[c] === mount) {
+        if (sys.mounts[c] === mount) {
           const own = ownCgroup(c, ownText);
           parents.add(`${mount}${own === '/' ? '' : own}/${PARENT_NAME}`);
           break;
         }
+  return { plan, staleParents: [...parents], limits, controllers };
+}
+
+/**
+ * Make the planned cgroup and write the limits into it. Anything that fails (no permission, a
+ * read-only cgroupfs) throws the fs error, and nothing is left behind.
+ */
+export function makeRunCgroup(created: CreatedCgroup): void {
+  const { plan, limits, controllers } = created;
   try {
-    for (const h of hierarchies) {
+    for (const h of plan.hierarchies) {
       const parent = h.dir.slice(0, h.dir.lastIndexOf('/'));
-      makeRunDir(parent, h.dir, system.version === 2 ? controllers : []);
-      for (const c of system.version === 2 ? controllers : [h.controller as Controller])
-        for (const [file, value] of limitFiles(system.version, c, limits, h.dir)) writeFile(`${h.dir}/${file}`, value);
-    }
-    for (const parent of parents) {
-      const removed = removeStaleCgroups(parent);
-      staleRemoved.push(...removed);
-      if (removed.length && !hierarchies.some((h) => h.dir.startsWith(`${parent}/`))) rmdirQuietly(parent);
+      makeRunDir(parent, h.dir, plan.version === 2 ? controllers : []);
+      for (const c of plan.version === 2 ? controllers : [h.controller as Controller])
+        for (const [file, value] of limitFiles(plan.version, c, limits, h.dir)) writeFile(`${h.dir}/${file}`, value);
     }
   } catch (err) {
     removeRunCgroup(plan);
     throw err;
   }
-  return { plan, staleRemoved };
+}
+
+/** planRunCgroup, then makeRunCgroup. */
+export function createRunCgroup(
+  limits: RunLimits,
+  name: string,
+  system?: CgroupSystem,
+  controllers: Controller[] = neededControllers(limits),
+  root = CGROUP_ROOT,
+): CreatedCgroup {
+  const created = planRunCgroup(limits, name, system, controllers, root);
+  makeRunCgroup(created);
+  return created;
+}
+
+/**
+ * Remove the run cgroups a killed builder left (removeStaleCgroups) beside `created`'s, and a
+ * `builder` directory emptied so. The runner calls it once the plan is on its way, while the stage
+ * works. Returns the removed directories.
+ */
+export function removeStaleRunCgroups(created: CreatedCgroup): string[] {
+  const removed: string[] = [];
+  for (const parent of created.staleParents) {
+    const gone = removeStaleCgroups(parent);
+    removed.push(...gone);
+    if (gone.length && !created.plan.hierarchies.some((h) => h.dir.startsWith(`${parent}/`))) rmdirQuietly(parent);
+  }
+  return removed;
 }
 
 /**
@@ -304,7 +351,7 @@ export function createRunCgroup(
 function makeRunDir(parent: string, dir: string, v2Controllers: Controller[]): void {
   for (let attempt = 0; ; attempt++) {
     try {
-      mkdirSync(parent, { recursive: true });
+      if (!existsSync(parent)) mkdirSync(parent, { recursive: true });
       if (v2Controllers.length) {
         // The grandparent must enable them for `builder` (the root: builder may enable them itself).
         const grand = parent.slice(0, parent.lastIndexOf('/'));
@@ -370,7 +417,7 @@ export interface CgroupFds {
 export function openCgroupFds(plan: CgroupPlan): CgroupFds {
   const file = plan.version === 1 ? 'tasks' : 'cgroup.procs';
   const own = readFileSync('/proc/self/cgroup', 'utf8');
-  const fds: CgroupFds = { join: [], leave: [], id: String(process.pid) };
+  const fds: CgroupFds = { join: [], leave: [], id: plan.version === 1 ? '0' : String(process.pid) };
   try {
     for (const h of plan.hierarchies) {
       const home = ownCgroup(h.controller, own);

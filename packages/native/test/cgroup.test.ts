@@ -4,7 +4,9 @@
 // exercised with its controllers; v2's paths, join and leave are exercised on the empty hierarchy
 // (without controllers: its limit files and subtree_control writes are not exercised here).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   type Controller,
   createRunCgroup,
@@ -14,6 +16,7 @@ import {
   MissingControllerError,
   openCgroupFds,
   removeRunCgroup,
+  removeStaleRunCgroups,
   runCgroupName,
 } from '@builder/native/pure';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +50,17 @@ describe('which cgroups', () => {
     const system = detectCgroups();
     expect(system.version).toBe(1);
     for (const c of CONTROLLERS) expect(system.mounts[c]).toBe(mounts[c]);
+  });
+
+  it('finds the hierarchies in /proc/self/mountinfo when they are not where systemd mounts them', () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), 'builder-cgroup-root-'));
+    try {
+      const system = detectCgroups(elsewhere);
+      expect(system.version).toBe(1);
+      for (const c of CONTROLLERS) expect(system.mounts[c]).toBe(mounts[c]);
+    } finally {
+      rmdirSync(elsewhere);
+    }
   });
 
   it('picks v2 for a cgroup2 mount, with the controllers its cgroup.controllers offers (none here)', () => {
@@ -171,9 +185,11 @@ describe('cgroup v1 (this machine)', () => {
     mkdirSync(live);
     mkdirSync(elsewhere);
     // A run that needs only pids cleans the memory hierarchy too.
-    const { plan, staleRemoved } = createRunCgroup({ pids: 10 }, name('e'));
+    const created = createRunCgroup({ pids: 10 }, name('e'));
+    const { plan } = created;
     try {
-      expect(staleRemoved).toEqual([stale]);
+      expect(existsSync(stale)).toBe(true);
+      expect(removeStaleRunCgroups(created)).toEqual([stale]);
       expect(existsSync(stale)).toBe(false);
       expect(existsSync(live)).toBe(true);
       expect(existsSync(elsewhere)).toBe(true);
