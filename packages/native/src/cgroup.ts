@@ -406,7 +406,10 @@ export interface CgroupFds {
   join: number[];
   /** The cgroups the stage was in. */
   leave: number[];
-  /** What to write: v1 moves only the spawning (main) thread, v2 the whole process. */
+  /**
+   * What to write: v1 `0`, the calling thread only (the one that spawns; the kernel then needs no
+   * lock of every thread group, whose RCU grace period cost ~10 ms a run); v2 the whole process.
+   */
   id: string;
 }
 
