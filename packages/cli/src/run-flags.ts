@@ -167,14 +167,14 @@ export const RUN_FLAGS = [
     boolean: true,
     description:
       'mount the root read-only once everything is mounted on it, as podman --read-only: /dev, /proc and your mounts stay as they are, and /tmp, /var/tmp and /run get a read-write tmpfs (nosuid, nodev) unless --read-only-tmpfs=false; a mount of yours on one of them replaces its tmpfs',
-    helpGroup: 'CONFINEMENT',
+    helpGroup: 'SECURITY',
   },
   {
     name: 'read-only-tmpfs',
     options: ['true', 'false'],
     default: 'true',
     description: 'with --read-only: false leaves /tmp, /var/tmp and /run read-only with the root',
-    helpGroup: 'CONFINEMENT',
+    helpGroup: 'SECURITY',
   },
   {
     name: 'network',
@@ -198,6 +198,28 @@ export const RUN_FLAGS = [
     description: "a nameserver of the run's /etc/resolv.conf, instead of the host's (not with --network none)",
     helpValue: 'IP',
     helpGroup: 'NETWORK',
+  },
+  {
+    name: 'pids-limit',
+    description:
+      "the most processes and threads the run may have at once (its cgroup's pids.max); forks beyond it fail; 0 or -1: no limit (default: 2048, as podman)",
+    helpValue: 'N',
+    helpGroup: 'LIMITS',
+  },
+  {
+    name: 'memory',
+    char: 'm',
+    description:
+      'the most memory the run may use, as docker writes sizes: 64m, 1g, 512k, bytes (at least 6m; memory plus swap gets twice this, as podman); a command the OOM killer ends exits with 137',
+    helpValue: 'SIZE',
+    helpGroup: 'LIMITS',
+  },
+  {
+    name: 'cpus',
+    description:
+      "how many CPUs' worth of time the run may use, a fraction too: 0.5 is half of one (a CFS quota per 100 ms)",
+    helpValue: 'N',
+    helpGroup: 'LIMITS',
   },
   {
     name: 'plugin',

@@ -2,6 +2,7 @@
 
 export type {
   BindOp,
+  CgroupPlan,
   FlagWord,
   MkdirOp,
   MknodOp,
@@ -13,6 +14,7 @@ export type {
   OverlayOp,
   Propagation,
   RootfsPlan,
+  RunLimits,
   StagePlan,
   SymlinkOp,
 } from '@builder/native/pure';
@@ -91,6 +93,7 @@ export { DEFAULT_MOUNTS } from './plan/default-mounts.js';
 export { buildEnv, EngineSettings, Planner } from './plan/planner.js';
 export { loadPlugin, type PluginRef } from './plugins/plugin-loader.js';
 export { type DirMode, type DirModeSpec, dirModeMounts } from './request/dir-modes.js';
+export { DEFAULT_PIDS_LIMIT, parseCpus, parsePidsLimit, parseSize, planLimits } from './request/limits.js';
 export { type MountSpec, splitOption } from './request/mount-spec.js';
 export { parseMountFlag, parseMountsFile, parseVolumeFlag } from './request/parse-mount.js';
 export type { RunResult, RunSpec } from './request/run-spec.js';

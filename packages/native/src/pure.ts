@@ -1,6 +1,7 @@
 // Pure exports of @builder/native: usable on the host side without loading koffi.
 
 export * from './capabilities.js';
+export * from './cgroup.js';
 export { ELOOP, MAXSYMLINKS } from './constants.js';
 export type { ParentTimes, Stub } from './in-root.js';
 export * from './mount-flags.js';

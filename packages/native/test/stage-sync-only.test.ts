@@ -92,6 +92,7 @@ describe('the stage process', () => {
   it('reaches the interpreter, in-root resolution, syscalls, the user lookup, the confinement and the guard', () => {
     expect([...files.keys()].map((f) => relative(SRC, f)).sort()).toEqual([
       'capabilities.ts',
+      'cgroup.ts',
       'confine.ts',
       'constants.ts',
       'container-user.ts',

@@ -84,7 +84,7 @@ The exit status is the command's own; 125 when builder itself failed, 126 when t
   static override strict = false;
   /** The whole surface in one line, as README.md's usage block has it (oclif wraps it). */
   static override usage =
-    '<%= command.id %> [--rootfs DIR | --image REF [--root DIR]] [-e KEY=VALUE]... [--workdir DIR] [-u USER[:GROUP]] [--hostname NAME] [-t] [--mount TEXT]... [-v SRC:DST[:OPTS]]... [--mounts-file FILE] [--plugin PKG_OR_PATH]... [--hidden-dir DIR]... [--read-only-dir DIR]... [--overlay-dir DIR]... [--full-access-dir DIR]... [--privileged] [--cap-add CAP]... [--cap-drop CAP]... [--security-opt OPT]... [--read-only [--read-only-tmpfs true|false]] [--network host|none] [--add-host NAME:IP]... [--dns IP]... [--] COMMAND [ARG...]';
+    '<%= command.id %> [--rootfs DIR | --image REF [--root DIR]] [-e KEY=VALUE]... [--workdir DIR] [-u USER[:GROUP]] [--hostname NAME] [-t] [--mount TEXT]... [-v SRC:DST[:OPTS]]... [--mounts-file FILE] [--plugin PKG_OR_PATH]... [--hidden-dir DIR]... [--read-only-dir DIR]... [--overlay-dir DIR]... [--full-access-dir DIR]... [--privileged] [--cap-add CAP]... [--cap-drop CAP]... [--security-opt OPT]... [--read-only [--read-only-tmpfs true|false]] [--network host|none] [--add-host NAME:IP]... [--dns IP]... [--pids-limit N] [-m SIZE] [--cpus N] [--] COMMAND [ARG...]';
 
   static override flags: Interfaces.FlagInput = Object.fromEntries(
     RUN_FLAGS.map((spec) => [spec.name, oclifFlag(spec)]),

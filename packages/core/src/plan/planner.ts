@@ -17,6 +17,7 @@ import { type PlanContext, PlanContextError } from '../contributions/mount-kind.
 import { MountKindRegistry, mountError } from '../contributions/mount-kind-registry.js';
 import { RootfsError, SpecError } from '../errors.js';
 import { dirModeMounts } from '../request/dir-modes.js';
+import { planLimits } from '../request/limits.js';
 import type { MountSpec } from '../request/mount-spec.js';
 import { DEFAULT_PATH, type RunSpec } from '../request/run-spec.js';
 import { confinedPathOps, readOnlyTmpfsMounts } from './confined-paths.js';
@@ -64,6 +65,7 @@ export class Planner {
     const mounts: MountSpec[] = defaults.map((d) => userByDest.get(d.destination) ?? d);
     for (const m of userMounts) if (!mounts.includes(m)) mounts.push(m);
     const user = spec.user === undefined ? undefined : parseUser(spec.user);
+    const limits = planLimits(spec);
     const ctx: PlanContext = { runId, user: knownIds(user) };
     const ops = mounts.flatMap((mount) => {
       const planned = this.registry.plan(mount, ctx);
@@ -89,6 +91,7 @@ export class Planner {
       },
       ops,
       hostname,
+      ...(limits ? { limits } : {}),
       process: {
         argv: spec.argv,
         env: buildEnv(

@@ -89,6 +89,19 @@ export interface RunSpec {
   addHosts?: string[];
   /** Nameservers of the run's /etc/resolv.conf instead of the host's (IP addresses); not with network `none`. */
   dns?: string[];
+  /**
+   * The most processes (and threads) the run may have at once: its cgroup's pids.max. Default 2048,
+   * as podman; 0 or less: no limit. Forks beyond it fail (a fork bomb ends); the host stays usable.
+   */
+  pidsLimit?: number;
+  /**
+   * The most memory the run may use: bytes, or a size as docker writes it (`64m`, `1g`, `512k`, `1.5GiB`;
+   * powers of 1024). At least 6 MiB; 0: no limit. Memory plus swap gets twice this, as podman.
+   * A command the kernel's OOM killer ends exits with 137 (128 + SIGKILL), as with docker.
+   */
+  memory?: string | number;
+  /** How many CPUs' worth of time the run may use, a fraction too (0.5: half of one): a CFS quota per 100 ms. 0: no limit. */
+  cpus?: number;
 }
 
 export interface RunResult {

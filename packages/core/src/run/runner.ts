@@ -3,12 +3,20 @@
 import type { ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { createInterface } from 'node:readline';
-import { EVENT_FD, FORWARDED_SIGNALS, PLAN_FD, type StageEvent } from '@builder/native/protocol';
+import {
+  CGROUP_ABORT,
+  CGROUP_SKIP,
+  EVENT_FD,
+  FORWARDED_SIGNALS,
+  PLAN_FD,
+  type StageEvent,
+} from '@builder/native/protocol';
 import type { StagePlan } from '@builder/native/pure';
 import { inject, injectable } from 'inversify';
 import { BuilderError, ExecError, RunError } from '../errors.js';
 import { Logger } from '../logging/logger.js';
 import type { RunResult } from '../request/run-spec.js';
+import { makeCgroup, planCgroup, type RunCgroup, removeCgroup } from './limits.js';
 import { withSeccompFilter } from './seccomp-filter.js';
 import { launchStage, refStage, type StageStdio, takePrestartedStage } from './stage-launcher.js';
 
@@ -32,6 +40,17 @@ export class Runner {
 
   async run(planned: StagePlan, options: RunOptions = {}): Promise<RunResult> {
     const plan = await this.seccompFilter(planned);
+    // The run's cgroup, when it has limits: made while the stage prepares the run, removed once the
+    // stage has exited.
+    const made: { cgroup?: RunCgroup } = {};
+    try {
+      return await this.runStage(plan, options, made);
+    } finally {
+      if (made.cgroup) await removeCgroup(made.cgroup.plan, this.log);
+    }
+  }
+
+  private async runStage(plan: StagePlan, options: RunOptions, made: { cgroup?: RunCgroup }): Promise<RunResult> {
     const stdio = options.stdio ?? 'inherit';
     const stage = (stdio === 'inherit' ? takePrestartedStage() : undefined) ?? launchStage(stdio);
     refStage(stage);
@@ -59,11 +78,24 @@ export class Runner {
     try {
       const exited = waitExit(stage);
       planPipe.on('error', () => {}); // a stage that died early is reported from its exit
-      planPipe.end(JSON.stringify(plan));
+      // The plan is one line; with limits, the stage waits for the word on the cgroup (protocol.ts).
+      planPipe.write(`${JSON.stringify(plan)}\n`);
       this.log.debug('plan sent to stage', { pid: stage.pid, ops: plan.ops.length });
+      let failure: unknown;
+      if (plan.limits) {
+        try {
+          made.cgroup = planCgroup(plan.limits, this.log);
+          const ready = made.cgroup && makeCgroup(made.cgroup, this.log) === 'ready';
+          planPipe.end(made.cgroup && ready ? JSON.stringify(made.cgroup.plan) : CGROUP_SKIP);
+        } catch (err) {
+          failure = err;
+          planPipe.end(CGROUP_ABORT);
+        }
+      } else planPipe.end();
       const [code, signal] = await exited;
       await linesDone;
       await this.removeStubs(plan, events);
+      if (failure) throw failure;
       return this.result(events, code, signal, commandPid);
     } finally {
       stopForwarding();

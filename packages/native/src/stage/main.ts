@@ -5,6 +5,7 @@ import { closeSync, fchownSync, fstatSync, mkdirSync, readlinkSync, readSync, wr
 import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import tty from 'node:tty';
+import { type CgroupFds, type CgroupPlan, joinCgroup, leaveCgroup, openCgroupFds } from '../cgroup.js';
 import { confine } from '../confine.js';
 import {
   AT_EMPTY_PATH,
@@ -50,7 +51,15 @@ import {
 } from '../syscalls.js';
 import { type ExecUser, parseUserSpec } from '../user.js';
 import { forbidThreadPool } from './guard.js';
-import { EVENT_FD, FORWARDED_SIGNALS, PARENT_ENV, PLAN_FD, type StageEvent, type StagePlan } from './protocol.js';
+import {
+  CGROUP_SKIP,
+  EVENT_FD,
+  FORWARDED_SIGNALS,
+  PARENT_ENV,
+  PLAN_FD,
+  type StageEvent,
+  type StagePlan,
+} from './protocol.js';
 
 const ENGINE_ERROR = 125;
 /** The stage works with umask 0 (exact modes); the command gets the usual one, as with docker. */
@@ -75,7 +84,8 @@ function fail(err: unknown): never {
   process.exit(ENGINE_ERROR);
 }
 
-function readPlan(): StagePlan {
+/** Read PLAN_FD until a chunk satisfies `until`, or EOF. */
+function readPlanFd(until: (chunk: Buffer) => boolean): { data: Buffer; eof: boolean } {
   const chunks: Buffer[] = [];
   const buf = Buffer.alloc(64 * 1024);
   for (;;) {
@@ -89,15 +99,43 @@ function readPlan(): StagePlan {
       }
       throw err;
     }
-    if (n === 0) break;
-    chunks.push(Buffer.from(buf.subarray(0, n)));
+    if (n === 0) return { data: Buffer.concat(chunks), eof: true };
+    const chunk = Buffer.from(buf.subarray(0, n));
+    chunks.push(chunk);
+    if (until(chunk)) return { data: Buffer.concat(chunks), eof: false };
   }
-  closeSync(PLAN_FD);
-  if (chunks.length === 0) process.exit(ENGINE_ERROR); // the host went away before sending a plan
-  const plan = JSON.parse(Buffer.concat(chunks).toString('utf8')) as StagePlan;
+}
+
+/** What came on PLAN_FD after the plan's line, and whether PLAN_FD is still open (the host's word on the cgroup is to come). */
+const afterPlan = { text: '', open: false };
+
+function readPlan(): StagePlan {
+  const { data, eof } = readPlanFd((chunk) => chunk.includes(0x0a));
+  if (data.length === 0) process.exit(ENGINE_ERROR); // the host went away before sending a plan
+  const nl = data.indexOf(0x0a);
+  const plan = JSON.parse(data.subarray(0, nl < 0 ? data.length : nl).toString('utf8')) as StagePlan;
+  afterPlan.text = nl < 0 ? '' : data.subarray(nl + 1).toString('utf8');
+  if (eof || !plan.limits) closeSync(PLAN_FD);
+  else afterPlan.open = true;
   const problems = validateOps(plan.ops);
   if (problems.length) throw new Error(`invalid plan: ${problems.join('; ')}`);
   return plan;
+}
+
+/**
+ * Wait for the host's word on the run's cgroup (protocol.ts, PLAN_FD) and open the cgroup it made;
+ * undefined: run without one. Call before pivot_root.
+ */
+function openCgroup(plan: StagePlan): CgroupFds | undefined {
+  let word = afterPlan.text;
+  if (afterPlan.open) {
+    word += readPlanFd(() => false).data.toString('utf8');
+    closeSync(PLAN_FD);
+  }
+  if (word === CGROUP_SKIP) return undefined;
+  if (!word.startsWith('{')) process.exit(ENGINE_ERROR); // the host could not make it, and reports why
+  plan.cgroup = JSON.parse(word) as CgroupPlan;
+  return openCgroupFds(plan.cgroup);
 }
 
 /** Mount the rootfs at <runroot>/rootfs inside the private scratch tmpfs and return an O_PATH fd of it. */
@@ -180,6 +218,8 @@ interface Prepared {
   console?: Console;
   /** The user to run as, resolved in the container's /etc/passwd and /etc/group. */
   user?: ExecUser;
+  /** The run's cgroup and the stage's own, opened before pivot_root (limits). */
+  cgroup?: CgroupFds;
 }
 
 /** Everything up to pivot_root. */
@@ -217,12 +257,13 @@ function setup(plan: StagePlan): Prepared {
   }
   if (user) giveStdioTo(user, consolePty);
   if (plan.hostname !== undefined && ns.uts) sethostname(plan.hostname);
+  const cgroup = plan.limits ? openCgroup(plan) : undefined;
 
   process.chdir(rootfs.path);
   pivotRoot('.', '.');
   umount2('.', MNT_DETACH);
   process.chdir('/');
-  return { console: consolePty, user };
+  return { console: consolePty, user, cgroup };
 }
 
 /**
@@ -296,9 +337,16 @@ function relayTerminal({ master, slave }: Console): Terminal {
   };
 }
 
-function run(plan: StagePlan, { console: consolePty, user }: Prepared): void {
+function run(plan: StagePlan, { console: consolePty, user, cgroup }: Prepared): void {
   const { argv, cwd } = plan.process;
   let { env } = plan.process;
+  if (cgroup) {
+    try {
+      joinCgroup(cgroup);
+    } catch (err) {
+      fail(err);
+    }
+  }
   try {
     confineCommand(plan, user);
   } catch (err) {
@@ -333,6 +381,13 @@ function run(plan: StagePlan, { console: consolePty, user }: Prepared): void {
     terminal?.finish();
     emit({ event: 'exec-error', file: argv[0], code: e.code ?? 'UNKNOWN', message: e.message });
     process.exit(e.code === 'ENOENT' ? 127 : 126);
+  }
+  if (cgroup) {
+    try {
+      leaveCgroup(cgroup);
+    } catch (err) {
+      fail(err);
+    }
   }
   emit({ event: 'started', pid: commandPid });
   // Signal listeners do not keep Node alive; this also re-checks in case a SIGCHLD was missed.

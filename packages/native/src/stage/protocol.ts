@@ -1,9 +1,17 @@
 // What crosses the pipes between the host (core's runner) and the stage process. Pure data.
+import type { CgroupPlan, RunLimits } from '../cgroup.js';
 import type { ParentTimes, Stub } from '../in-root.js';
 import type { MountOp } from '../mount-op.js';
 
-/** fd on which the stage reads its plan (JSON, then EOF). */
+/**
+ * fd on which the stage reads its plan (JSON, one line, then EOF). With `plan.limits`, the host makes
+ * the run's cgroup while the stage prepares the run, and before EOF sends its word on it: the
+ * CgroupPlan as JSON (made: the stage joins it), CGROUP_SKIP (run without it) or CGROUP_ABORT (the host
+ * reports why). The stage waits for the word right before pivot_root.
+ */
 export const PLAN_FD = 3;
+export const CGROUP_SKIP = 's';
+export const CGROUP_ABORT = 'x';
 /** fd on which the stage writes events (one JSON object per line). */
 export const EVENT_FD = 4;
 /** Environment variable carrying the pid the stage must be a child of (parent-death race check). */
@@ -71,6 +79,13 @@ export interface StagePlan {
   rootfs: RootfsPlan;
   ops: MountOp[];
   hostname?: string;
+  /** The run's resource limits (cgroup.ts); the runner makes a cgroup with them. */
+  limits?: RunLimits;
+  /**
+   * The run's cgroup, made by the runner while the stage prepares the run and sent as its word on
+   * PLAN_FD (above): the stage joins it right before the spawn and leaves it right after.
+   */
+  cgroup?: CgroupPlan;
   process: {
     argv: string[];
     /** `KEY=VALUE` strings. */
