@@ -4,6 +4,8 @@
 // Every command is a whole process, timed from spawn to exit with process.hrtime.bigint():
 //   node -e 0                                     what it costs just to start Node (the baseline)
 //   builder run --rootfs R -- /bin/true           the thing being measured
+//   builder run --privileged ... /bin/true        the same without the confinement (capabilities, seccomp,
+//                                                 masked paths): the paired difference is what it costs
 //   bwrap --bind R / --proc /proc ... /bin/true   a small C sandbox tool doing similar namespace work
 //   unshare -m chroot R /bin/true                 close to the bare minimum
 //   builder run --image oci:L:base -- /bin/true   the same rootfs as a 5-layer OCI image (made by umoci),
@@ -37,6 +39,7 @@ const BUSYBOX_APPLETS = ['sh', 'true', 'false', 'echo', 'cat', 'ls', 'env', 'sle
 const TARGET = 2.5; // builder run's median paired ratio to `node -e 0` should not exceed this
 const MOUNTS_TARGET_MS = 5; // what 10 mounts may add to builder run's median
 const IMAGE_TARGET_MS = 5; // what --image of an unpacked 5-layer image may add over --rootfs
+const CONFINEMENT_TARGET_MS = 3; // what the default confinement may add over --privileged
 
 /**
  * The commands to time. The first is the baseline the ratios are computed against.
@@ -49,6 +52,11 @@ function makeCases(rootfs, image = '$IMAGE', store = '$STORE') {
     {
       name: 'builder run /bin/true',
       argv: [process.execPath, BUILDER, 'run', '--rootfs', rootfs, '--', '/bin/true'],
+      needs: [{ file: BUILDER, hint: 'run `npm run build` in the repository root' }],
+    },
+    {
+      name: 'builder run --privileged /bin/true',
+      argv: [process.execPath, BUILDER, 'run', '--privileged', '--rootfs', rootfs, '--', '/bin/true'],
       needs: [{ file: BUILDER, hint: 'run `npm run build` in the repository root' }],
     },
     {
@@ -369,6 +377,11 @@ async function main() {
     const paired = median(mounts.samplesMs.map((t, round) => t - builder.samplesMs[round]));
     console.log(
       `10 mounts: +${(mounts.medianMs - builder.medianMs).toFixed(2)} ms of medians, +${paired.toFixed(2)} ms paired, over no mounts (target <= ${MOUNTS_TARGET_MS})`,
+    );
+    const privileged = results.find((r) => r.name === 'builder run --privileged /bin/true');
+    const confinement = median(builder.samplesMs.map((t, round) => t - privileged.samplesMs[round]));
+    console.log(
+      `confinement: ${confinement >= 0 ? '+' : ''}${confinement.toFixed(2)} ms paired over --privileged (target <= ${CONFINEMENT_TARGET_MS})`,
     );
     const img = results.find((r) => r.name === 'builder run --image, 5 layers');
     const imgPaired = median(img.samplesMs.map((t, round) => t - builder.samplesMs[round]));
