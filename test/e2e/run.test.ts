@@ -1,5 +1,5 @@
 // `builder run` end to end, as root, with real namespaces and mounts.
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type MountInfo, parseMountInfo } from '@builder/native/pure';

@@ -68,11 +68,16 @@ function inBoundingSet(cap: number): boolean | undefined {
 function dropBoundingSet(keep: Set<number>, keepUnknown: boolean): Set<number> {
   const kept = new Set<number>();
   for (let cap = 0; ; cap++) {
-    const had = inBoundingSet(cap);
-    if (had === undefined) return kept;
     if (keep.has(cap) || (keepUnknown && cap >= CAPABILITIES.length)) {
+      const had = inBoundingSet(cap);
+      if (had === undefined) return kept;
       if (had) kept.add(cap);
-    } else if (had) prctl(PR_CAPBSET_DROP, cap);
+      continue;
+    }
+    // Dropping one the set lacks does no harm: one call, not a read and a drop.
+    const rc = c.prctl(PR_CAPBSET_DROP, 'unsigned long', cap);
+    if (rc < 0 && errno() === EINVAL) return kept; // past the kernel's last capability
+    if (rc < 0) throw new SyscallError('prctl', errno());
   }
 }
 

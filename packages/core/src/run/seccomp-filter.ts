@@ -3,6 +3,8 @@
 // reads the profile and one small file: libseccomp (through @builder/native, with koffi) is loaded
 // only to compile on a miss.
 //
+// The built-in profile's filters are also kept in memory, for the next runs of the same process.
+//
 // A cache file holds its key in full (the format version, the architecture, the kernel release, the
 // capabilities and the profile's text) before the BPF, and only a byte-for-byte equal key is a hit.
 // The file's name is a short hash of the key without the profile's text, but with the profile's
@@ -33,6 +35,19 @@ export function seccompProfileFile(profile: string): string {
 export async function withSeccompFilter(plan: StagePlan, log: Logger): Promise<StagePlan> {
   const seccomp = plan.security.seccomp;
   if (seccomp === undefined || seccomp.bpf !== undefined) return plan;
+  const withBpf = (bpf: string): StagePlan => ({
+    ...plan,
+    security: { ...plan.security, seccomp: { ...seccomp, bpf } },
+  });
+  const { capabilities } = plan.security;
+  const kernel = release();
+  const name = [FORMAT_VERSION, process.arch, kernel, capabilities.join(','), seccomp.profile].join('\0');
+  const builtIn = seccomp.profile === DEFAULT_SECCOMP_PROFILE;
+  const known = builtIn ? builtInFilters.get(name) : undefined;
+  if (known) {
+    log.debug('seccomp filter from memory', { profile: seccomp.profile });
+    return withBpf(known);
+  }
   const file = seccompProfileFile(seccomp.profile);
   let text: string;
   try {
@@ -40,9 +55,6 @@ export async function withSeccompFilter(plan: StagePlan, log: Logger): Promise<S
   } catch (err) {
     throw new SpecError(`seccomp profile ${seccomp.profile}: ${(err as Error).message}`);
   }
-  const { capabilities } = plan.security;
-  const kernel = release();
-  const name = [FORMAT_VERSION, process.arch, kernel, capabilities.join(','), seccomp.profile].join('\0');
   const key = Buffer.from(`${name}\0${text}`);
   const dir = `${plan.runroot}/seccomp`;
   const cached = `${dir}/${hash64(name)}.bpf`;
@@ -64,8 +76,17 @@ export async function withSeccompFilter(plan: StagePlan, log: Logger): Promise<S
     bpf = await compile(resolved, key, dir, cached);
     log.debug('seccomp filter compiled', { profile: seccomp.profile, file: cached, bytes: bpf.length });
   }
-  return { ...plan, security: { ...plan.security, seccomp: { ...seccomp, bpf: bpf.toString('base64') } } };
+  const encoded = bpf.toString('base64');
+  if (builtIn) builtInFilters.set(name, encoded);
+  return withBpf(encoded);
 }
+
+/**
+ * The built-in profile's filters this process has read or compiled, in base64, by cache file name:
+ * the profile is a file of the installed package, so a warm engine's next run reads no file at all.
+ * (A profile of the user's is read on every run: it may have been edited.)
+ */
+const builtInFilters = new Map<string, string>();
 
 /** FNV-1a over the UTF-16 code units, twice with different offsets: 16 hex digits. */
 function hash64(text: string): string {
