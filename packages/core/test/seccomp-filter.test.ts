@@ -2,7 +2,8 @@
 // once per profile and capability set (the 'seccomp filter compiled' debug event), then read back
 // ('from the cache'); a cache file whose key differs is never used. Compiles with the real
 // libseccomp; runs no stage.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StagePlan } from '@builder/native/pure';
@@ -88,6 +89,18 @@ describe('withSeccompFilter', () => {
     expect(Buffer.from(first.security.seccomp?.bpf ?? '', 'base64').length % 8).toBe(0);
     expect(statSync(join(dir, 'runroot', 'seccomp', cached)).mtimeMs).toBe(mtime);
     expect(plan.security.seccomp?.bpf).toBeUndefined(); // the plan given is left as it was
+  });
+
+  it('a compile removes the temp files of a compile killed before its rename, and only those', async () => {
+    const seccompDir = join(dir, 'runroot', 'seccomp');
+    mkdirSync(seccompDir, { recursive: true });
+    // A pid that is surely dead: a child that has exited and been reaped.
+    const dead = spawnSync('true').pid as number;
+    const live = process.ppid;
+    writeFileSync(join(seccompDir, `0123456789abcdef.bpf.${dead}.tmp`), 'half');
+    writeFileSync(join(seccompDir, `0123456789abcdef.bpf.${live}.tmp`), 'in progress');
+    await withSeccompFilter(planFor(planSecurity({ argv: ['x'], seccomp: profile(['mkdir']) })), logger);
+    expect(cacheFiles().filter((f) => f.endsWith('.tmp'))).toEqual([`0123456789abcdef.bpf.${live}.tmp`]);
   });
 
   it('another capability set or an edited profile is another key; a damaged cache file is compiled again', async () => {

@@ -10,7 +10,7 @@
 // The file's name is a short hash of the key without the profile's text, but with the profile's
 // path: a profile edited in place gets the same name, does not match, and is compiled again over
 // it. Hashing the whole key instead (sha256) would cost ≈ 0.7 ms a run (OpenSSL's first use).
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { type CapabilityName, parseSeccompProfile, resolveSeccompProfile, type StagePlan } from '@builder/native/pure';
@@ -123,6 +123,7 @@ async function compile(
 ): Promise<Buffer> {
   const { exportSeccompBpf } = await import('@builder/native');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  removeDeadTemps(dir);
   const tmp = `${target}.${process.pid}.tmp`;
   const fd = openSync(tmp, 'wx', 0o600);
   try {
@@ -142,5 +143,18 @@ async function compile(
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;
+  }
+}
+
+/** Remove the temp files of compiles whose process died before it renamed them (`kill -9` mid-compile). */
+function removeDeadTemps(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    const pid = Number(/\.(\d+)\.tmp$/.exec(name)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') rmSync(`${dir}/${name}`, { force: true });
+    }
   }
 }
