@@ -61,8 +61,8 @@ export interface RunLimits {
   cpuPeriod?: number;
   /**
    * The devices the run may use: every device denied, then these allowed (v1 `devices.deny` `a`, then
-   * each line to `devices.allow`; DEFAULT_DEVICE_RULES). Absent (--privileged): every device. cgroup
-   * v2 has no devices controller file (it takes an eBPF program): there the rules are dropped.
+   * each line to `devices.allow`; DEFAULT_DEVICE_RULES). Absent (--privileged): every device. On cgroup
+   * v2, an eBPF program attached to the run's cgroup does the same (device-filter.ts).
    */
   devices?: string[];
 }
@@ -115,8 +115,8 @@ const CONTROLLERS: readonly Controller[] = ['pids', 'memory', 'cpu', 'devices'];
 export function detectCgroups(root = CGROUP_ROOT, mountinfo?: string, cgroups?: string): CgroupSystem {
   if (existsSync(`${root}/cgroup.controllers`)) {
     const available = readFileSync(`${root}/cgroup.controllers`, 'utf8').trim().split(/\s+/);
-    const mounts: CgroupSystem['mounts'] = {};
-    // (v2 lists no `devices`: its device control is an eBPF program, which builder does not load.)
+    // v2 lists no `devices`: its device control is an eBPF program on the cgroup (device-filter.ts).
+    const mounts: CgroupSystem['mounts'] = { devices: root };
     for (const c of CONTROLLERS) if (available.includes(c)) mounts[c] = root;
     return { version: 2, mounts };
   }
@@ -193,6 +193,8 @@ function limitFiles(version: 1 | 2, controller: Controller, limits: RunLimits, d
       ];
     }
     case 'devices':
+      // v2: the eBPF program instead (makeRunCgroup's attachDevices).
+      if (version === 2) return [];
       // One rule a write (the kernel takes one per write); deny everything first, then allow.
       return [
         ['devices.deny', 'a'],
@@ -271,7 +273,8 @@ export function removeStaleCgroups(parent: string): string[] {
 }
 
 /** The directory in which v2 run cgroups go: see the top of this file. */
-function v2Parent(root: string, needed: Controller[], own: string): string {
+function v2Parent(root: string, controllers: Controller[], own: string): string {
+  const needed = v2Controllers(controllers);
   let path = ownCgroup('', own);
   for (;;) {
     const dir = `${root}${path === '/' ? '' : path}`;
@@ -332,18 +335,32 @@ export function planRunCgroup(
   return { plan, staleParents: [...parents], limits, controllers };
 }
 
+/** The v2 controllers to enable (`devices` is no controller there: an eBPF program instead). */
+const v2Controllers = (controllers: Controller[]): Controller[] => controllers.filter((c) => c !== 'devices');
+
 /**
- * Make the planned cgroup and write the limits into it. Anything that fails (no permission, a
- * read-only cgroupfs) throws the fs error, and nothing is left behind.
+ * Attaches the device rules to a cgroup v2 directory (native's attachDeviceFilter: koffi, so not
+ * imported by this pure module).
  */
-export function makeRunCgroup(created: CreatedCgroup): void {
+export type AttachDevices = (dir: string, rules: readonly string[]) => void;
+
+/**
+ * Make the planned cgroup and write the limits into it (on v2, the device rules through
+ * `attachDevices`: without it, v2 device rules are an error). Anything that fails (no permission, a
+ * read-only cgroupfs) throws, and nothing is left behind.
+ */
+export function makeRunCgroup(created: CreatedCgroup, attachDevices?: AttachDevices): void {
   const { plan, limits, controllers } = created;
   try {
     for (const h of plan.hierarchies) {
       const parent = h.dir.slice(0, h.dir.lastIndexOf('/'));
-      makeRunDir(parent, h.dir, plan.version === 2 ? controllers : []);
+      makeRunDir(parent, h.dir, plan.version === 2 ? v2Controllers(controllers) : []);
       for (const c of plan.version === 2 ? controllers : [h.controller as Controller])
         for (const [file, value] of limitFiles(plan.version, c, limits, h.dir)) writeFile(`${h.dir}/${file}`, value);
+      if (plan.version === 2 && limits.devices !== undefined && controllers.includes('devices')) {
+        if (!attachDevices) throw new Error('device rules on cgroup v2 need an eBPF program: none given');
+        attachDevices(h.dir, limits.devices);
+      }
     }
   } catch (err) {
     removeRunCgroup(plan);
