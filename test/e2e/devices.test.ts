@@ -10,7 +10,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { run, startBuilder, waitFor } from '../helpers/cli.js';
+import { BUILDER, run, startBuilder, waitFor } from '../helpers/cli.js';
 import { mountsUnder, pidsMatching, requireRoot } from '../helpers/host.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 import { requireTools, tool } from '../helpers/tools.js';
@@ -32,6 +32,9 @@ const RUNC_DEVICES = [
   'c 10:200 rwm',
   'c 136:* rwm',
 ];
+
+/** This machine's (empty) cgroup v2 hierarchy. */
+const UNIFIED = '/sys/fs/cgroup/unified';
 
 let work: string;
 let rootfs: string;
@@ -182,6 +185,37 @@ describe('the devices cgroup', () => {
       if (child.exitCode === null) await done;
     }
     expect(ours.sort()).toEqual(lines(podman(['cat', '/sys/fs/cgroup/devices/devices.list'])).sort());
+  });
+});
+
+describe("on cgroup v2 (this machine's v2 hierarchy mounted on /sys/fs/cgroup, in a mount namespace of the test's own)", () => {
+  /** `builder run FLAGS -- sh -c SCRIPT` where /sys/fs/cgroup is the cgroup2 mount: builder drives v2. */
+  function runOnV2(flags: string[], script: string): { code: number | null; stdout: string; stderr: string } {
+    const r = spawnSync(
+      'unshare',
+      [
+        ...['-m', '--propagation', 'private', 'sh', '-c', 'mount -t cgroup2 none /sys/fs/cgroup && exec "$@"', 'sh'],
+        ...[process.execPath, BUILDER, 'run', '--rootfs', rootfs, ...flags, '--', 'sh', '-c', script],
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    if (r.error) throw r.error;
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  it('the eBPF program: the disk cannot be opened, the safe devices work; --privileged reads it; the cgroup is removed', () => {
+    requireTools('unshare', 'stat');
+    expect(tool('stat', ['-f', '-c', '%T', UNIFIED]).trim()).toBe('cgroup2fs');
+    const script = `grep ^0:: /proc/self/cgroup; head -c 512 ${disk} | grep -c ${MARKER}; head -c 4 /dev/zero | wc -c`;
+    const r = runOnV2(['--read-only-dir', '/dev'], script);
+    expect(lines(r.stdout)).toEqual([expect.stringMatching(/^0::\/builder\/\d+-\d+-[0-9a-f]+$/), '0', '4']);
+    const runCgroup = `${UNIFIED}${lines(r.stdout)[0].slice('0::'.length)}`;
+    expect(r.stderr).toContain(`head: ${disk}: Operation not permitted`);
+    expect(r.code).toBe(0);
+    const privileged = runOnV2(['--privileged', '--read-only-dir', '/dev'], `head -c 512 ${disk} | grep -c ${MARKER}`);
+    expect(lines(privileged.stdout)).toEqual(['1']);
+    // Removed after the run (the `builder` parent is shared with the unit tests, which may run meanwhile).
+    expect(existsSync(runCgroup)).toBe(false);
   });
 });
 

@@ -62,7 +62,7 @@ export interface RunLimits {
   /**
    * The devices the run may use: every device denied, then these allowed (v1 `devices.deny` `a`, then
    * each line to `devices.allow`; DEFAULT_DEVICE_RULES). Absent (--privileged): every device. On cgroup
-   * v2, an eBPF program attached to the run's cgroup does the same (device-filter.ts).
+   * v2, an eBPF program the stage attaches to the run's cgroup does the same (device-filter.ts).
    */
   devices?: string[];
 }
@@ -193,7 +193,7 @@ function limitFiles(version: 1 | 2, controller: Controller, limits: RunLimits, d
       ];
     }
     case 'devices':
-      // v2: the eBPF program instead (makeRunCgroup's attachDevices).
+      // v2: an eBPF program instead, which the stage attaches (device-filter.ts).
       if (version === 2) return [];
       // One rule a write (the kernel takes one per write); deny everything first, then allow.
       return [
@@ -339,17 +339,11 @@ export function planRunCgroup(
 const v2Controllers = (controllers: Controller[]): Controller[] => controllers.filter((c) => c !== 'devices');
 
 /**
- * Attaches the device rules to a cgroup v2 directory (native's attachDeviceFilter: koffi, so not
- * imported by this pure module).
+ * Make the planned cgroup and write the limits into it (on v2, the device rules are an eBPF program
+ * the stage attaches: device-filter.ts). Anything that fails (no permission, a read-only cgroupfs)
+ * throws the fs error, and nothing is left behind.
  */
-export type AttachDevices = (dir: string, rules: readonly string[]) => void;
-
-/**
- * Make the planned cgroup and write the limits into it (on v2, the device rules through
- * `attachDevices`: without it, v2 device rules are an error). Anything that fails (no permission, a
- * read-only cgroupfs) throws, and nothing is left behind.
- */
-export function makeRunCgroup(created: CreatedCgroup, attachDevices?: AttachDevices): void {
+export function makeRunCgroup(created: CreatedCgroup): void {
   const { plan, limits, controllers } = created;
   try {
     for (const h of plan.hierarchies) {
@@ -357,10 +351,6 @@ export function makeRunCgroup(created: CreatedCgroup, attachDevices?: AttachDevi
       makeRunDir(parent, h.dir, plan.version === 2 ? v2Controllers(controllers) : []);
       for (const c of plan.version === 2 ? controllers : [h.controller as Controller])
         for (const [file, value] of limitFiles(plan.version, c, limits, h.dir)) writeFile(`${h.dir}/${file}`, value);
-      if (plan.version === 2 && limits.devices !== undefined && controllers.includes('devices')) {
-        if (!attachDevices) throw new Error('device rules on cgroup v2 need an eBPF program: none given');
-        attachDevices(h.dir, limits.devices);
-      }
     }
   } catch (err) {
     removeRunCgroup(plan);

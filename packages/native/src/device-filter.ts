@@ -3,8 +3,9 @@
 // on every open and mknod of a device node by a process of the cgroup. The program is the same as
 // runc's (libcontainer/cgroups/devices/devicefilter.go) for a deny-all list with allow rules: it
 // returns 1 (allow) when a rule matches the device's type, major, minor and the access asked, else 0
-// (EPERM). The host loads and attaches it once it has made the cgroup; rmdir of the cgroup detaches
-// and frees it. Needs CAP_SYS_ADMIN (builder runs as root) and a kernel with CONFIG_CGROUP_BPF.
+// (EPERM). The stage loads and attaches it when it opens the run's cgroup (before pivot_root, before
+// it joins the cgroup; koffi is loaded there already); rmdir of the cgroup detaches and frees it.
+// Needs CAP_SYS_ADMIN (the stage has it until confine()) and a kernel with CONFIG_CGROUP_BPF.
 
 import { closeSync, openSync } from 'node:fs';
 import koffi from 'koffi';

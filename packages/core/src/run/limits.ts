@@ -4,7 +4,6 @@
 // is native's cgroup.ts.
 import { randomBytes } from 'node:crypto';
 import {
-  type AttachDevices,
   type CgroupPlan,
   type CreatedCgroup,
   MissingControllerError,
@@ -30,7 +29,7 @@ export interface RunCgroup extends CreatedCgroup {
  * Where the run's cgroup goes. The defaults alone never stop a run: on a machine without the pids
  * controller the default pids limit is dropped with a debug line, as podman drops limits the kernel
  * does not support; so are the device rules on a v1 machine without the devices controller (v2 has
- * no such controller: deviceAttacher's eBPF program instead). A controller that was asked for and is missing
+ * no such controller: the stage attaches an eBPF program instead). A controller that was asked for and is missing
  * is a RunError naming it.
  */
 export function planCgroup(limits: RunLimits, log: Logger): RunCgroup | undefined {
@@ -64,10 +63,10 @@ const onlyDefaults = (limits: RunLimits): boolean =>
  * wanted it (where builder cannot make cgroups: a read-only /sys/fs/cgroup in a container). Throws a
  * RunError when a limit that was asked for cannot be set. Then removes a killed builder's leftovers.
  */
-export function makeCgroup(cgroup: RunCgroup, log: Logger, attachDevices?: AttachDevices): 'ready' | 'skip' {
+export function makeCgroup(cgroup: RunCgroup, log: Logger): 'ready' | 'skip' {
   let made: 'ready' | 'skip' = 'ready';
   try {
-    makeRunCgroup(cgroup, attachDevices);
+    makeRunCgroup(cgroup);
   } catch (err) {
     if (!cgroup.onlyDefault)
       throw new RunError(`cannot make the run's cgroup: ${(err as Error).message}`, { cause: err });
@@ -81,24 +80,6 @@ export function makeCgroup(cgroup: RunCgroup, log: Logger, attachDevices?: Attac
     log.debug(`could not look for stale run cgroups: ${(err as Error).message}`);
   }
   return made;
-}
-
-/**
- * What attaches the device rules on cgroup v2 (native's eBPF program), loaded only there: native's
- * koffi side costs ~15 ms to load, and the v1 driver does not need it. A kernel that refuses the
- * program (no CONFIG_CGROUP_BPF) leaves the devices unrestricted, with a debug line, as a machine
- * without the v1 devices controller does: the rules are a default, not asked for.
- */
-export async function deviceAttacher(cgroup: RunCgroup | undefined, log: Logger): Promise<AttachDevices | undefined> {
-  if (cgroup?.plan.version !== 2 || cgroup.limits.devices === undefined) return undefined;
-  const { attachDeviceFilter } = await import('@builder/native');
-  return (dir, rules) => {
-    try {
-      attachDeviceFilter(dir, rules);
-    } catch (err) {
-      log.debug(`device access not restricted: ${(err as Error).message}`);
-    }
-  };
 }
 
 /**

@@ -16,7 +16,7 @@ import { inject, injectable } from 'inversify';
 import { BuilderError, ExecError, RunError } from '../errors.js';
 import { Logger } from '../logging/logger.js';
 import type { RunResult } from '../request/run-spec.js';
-import { deviceAttacher, makeCgroup, planCgroup, type RunCgroup, removeCgroup } from './limits.js';
+import { makeCgroup, planCgroup, type RunCgroup, removeCgroup } from './limits.js';
 import { withSeccompFilter } from './seccomp-filter.js';
 import { launchStage, refStage, type StageStdio, takePrestartedStage } from './stage-launcher.js';
 
@@ -85,8 +85,7 @@ export class Runner {
       if (plan.limits) {
         try {
           made.cgroup = planCgroup(plan.limits, this.log);
-          const attach = await deviceAttacher(made.cgroup, this.log);
-          const ready = made.cgroup && makeCgroup(made.cgroup, this.log, attach) === 'ready';
+          const ready = made.cgroup && makeCgroup(made.cgroup, this.log) === 'ready';
           planPipe.end(made.cgroup && ready ? JSON.stringify(made.cgroup.plan) : CGROUP_SKIP);
         } catch (err) {
           failure = err;
