@@ -12,8 +12,8 @@ import { alive, mountsUnder, pidsMatching, requireRoot } from '../helpers/host.j
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
 import { requireTools, tool } from '../helpers/tools.js';
 
-type Controller = 'pids' | 'memory' | 'cpu';
-const CONTROLLERS: Controller[] = ['pids', 'memory', 'cpu'];
+type Controller = 'pids' | 'memory' | 'cpu' | 'devices';
+const CONTROLLERS: Controller[] = ['pids', 'memory', 'cpu', 'devices'];
 
 let work: string;
 let rootfs: ReturnType<typeof makeBusyboxRootfs>;
@@ -191,7 +191,7 @@ describe('the run cgroup is removed', () => {
     let dirs: string[] = [];
     try {
       const pid = await waitFor('the command to start', () => pidsMatching(`sleep ${marker}`)[0]);
-      dirs = [cgroupDir(pid, 'pids'), cgroupDir(pid, 'cpu')];
+      dirs = [cgroupDir(pid, 'pids'), cgroupDir(pid, 'cpu'), cgroupDir(pid, 'devices')];
       child.kill('SIGKILL');
       await done;
       await waitFor('the command to die', () => (alive(pid) ? undefined : true));

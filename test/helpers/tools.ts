@@ -14,6 +14,7 @@ const PACKAGES: Record<string, string> = {
   getfattr: 'attr',
   tar: 'tar',
   findmnt: 'util-linux',
+  losetup: 'mount',
   podman: 'podman',
   python3: 'python3',
   bzip2: 'bzip2',

@@ -136,7 +136,7 @@ export const RUN_FLAGS = [
     name: 'privileged',
     boolean: true,
     description:
-      'the escape hatch, as podman: every capability (--cap-add and --cap-drop then change nothing), no seccomp filter, no masked or read-only paths (limits still apply; /dev stays as without it)',
+      'the escape hatch, as podman: every capability (--cap-add and --cap-drop then change nothing), no seccomp filter, no masked or read-only paths, every device (limits still apply; /dev stays as without it)',
     helpGroup: 'SECURITY',
   },
   {

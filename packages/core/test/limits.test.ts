@@ -13,6 +13,24 @@ import {
 import { describe, expect, it } from 'vitest';
 import { thrown } from '../../../test/helpers/thrown.js';
 
+/**
+ * The devices cgroup's allow-list after `devices.deny a`: the devices.list of a podman 4.3 (runc
+ * 1.1) container on the test machine, in runc's order (libcontainer/specconv's AllowedDevices).
+ */
+const DEVICES = [
+  'c *:* m',
+  'b *:* m',
+  'c 1:3 rwm',
+  'c 1:8 rwm',
+  'c 1:7 rwm',
+  'c 5:0 rwm',
+  'c 1:5 rwm',
+  'c 1:9 rwm',
+  'c 136:* rwm',
+  'c 5:2 rwm',
+  'c 10:200 rwm',
+];
+
 describe('parseSize (podman -m)', () => {
   it.each([
     ['64m', 67108864],
@@ -44,18 +62,33 @@ describe('parseSize (podman -m)', () => {
 describe('planLimits', () => {
   it('has pids.max 2048 by default, as podman, marked as the default', () => {
     expect(DEFAULT_PIDS_LIMIT).toBe(2048);
-    expect(planLimits({})).toEqual({ pids: 2048, pidsDefault: true });
+    expect(planLimits({})).toEqual({ pids: 2048, pidsDefault: true, devices: DEVICES });
+  });
+
+  it("restricts the devices by default (runc's allow-list), and not at all with privileged, as podman", () => {
+    expect(planLimits({ pidsLimit: 0 })).toEqual({ devices: DEVICES });
+    expect(planLimits({ privileged: true })).toEqual({ pids: 2048, pidsDefault: true });
+    expect(planLimits({ privileged: true, pidsLimit: 0 })).toBeUndefined();
+    expect(planLimits({ privileged: false, pidsLimit: 0 })).toEqual({ devices: DEVICES });
   });
 
   it('takes 0 and any negative pids limit as no limit (podman: 0, -1, -2 all give "max")', () => {
-    for (const pidsLimit of [0, -1, -2]) expect(planLimits({ pidsLimit })).toBeUndefined();
-    expect(planLimits({ pidsLimit: 64 })).toEqual({ pids: 64 });
+    for (const pidsLimit of [0, -1, -2]) expect(planLimits({ pidsLimit })).toEqual({ devices: DEVICES });
+    expect(planLimits({ pidsLimit: 64 })).toEqual({ pids: 64, devices: DEVICES });
   });
 
   it('gives memory plus swap twice the memory, as podman (-m 64m: 67108864 and 134217728)', () => {
-    expect(planLimits({ memory: '64m', pidsLimit: 0 })).toEqual({ memory: 67108864, memorySwap: 134217728 });
-    expect(planLimits({ memory: 2 ** 30, pidsLimit: 0 })).toEqual({ memory: 2 ** 30, memorySwap: 2 ** 31 });
-    expect(planLimits({ memory: 0, pidsLimit: 0 })).toBeUndefined();
+    expect(planLimits({ memory: '64m', pidsLimit: 0 })).toEqual({
+      memory: 67108864,
+      memorySwap: 134217728,
+      devices: DEVICES,
+    });
+    expect(planLimits({ memory: 2 ** 30, pidsLimit: 0 })).toEqual({
+      memory: 2 ** 30,
+      memorySwap: 2 ** 31,
+      devices: DEVICES,
+    });
+    expect(planLimits({ memory: 0, pidsLimit: 0 })).toEqual({ devices: DEVICES });
   });
 
   it.each([
@@ -65,11 +98,11 @@ describe('planLimits', () => {
     [3, 300000],
     [10, 1000000],
   ])('--cpus %d is a quota of %d µs per 100000', (cpus, quota) => {
-    expect(planLimits({ cpus, pidsLimit: 0 })).toEqual({ cpuQuota: quota, cpuPeriod: 100000 });
+    expect(planLimits({ cpus, pidsLimit: 0 })).toEqual({ cpuQuota: quota, cpuPeriod: 100000, devices: DEVICES });
   });
 
   it('takes --cpus 0 as no limit', () => {
-    expect(planLimits({ cpus: 0, pidsLimit: 0 })).toBeUndefined();
+    expect(planLimits({ cpus: 0, pidsLimit: 0 })).toEqual({ devices: DEVICES });
   });
 
   it.each([
@@ -109,9 +142,10 @@ describe('engine.plan()', () => {
       memorySwap: 2147483648,
       cpuQuota: 150000,
       cpuPeriod: 100000,
+      devices: DEVICES,
     });
     expect(plan.cgroup).toBeUndefined();
-    expect(engine.plan({ argv: ['true'], rootfs: '/', pidsLimit: -1 }).limits).toBeUndefined();
+    expect(engine.plan({ argv: ['true'], rootfs: '/', pidsLimit: -1, privileged: true }).limits).toBeUndefined();
     expect(thrown(() => engine.plan({ argv: ['true'], rootfs: '/', memory: '1q' }))).toBeInstanceOf(SpecError);
   });
 });

@@ -22,7 +22,28 @@ import {
 import { parseMountInfo } from './mountinfo.js';
 
 /** The controllers builder's limits use. */
-export type Controller = 'pids' | 'memory' | 'cpu';
+export type Controller = 'pids' | 'memory' | 'cpu' | 'devices';
+
+/**
+ * The devices a run may open (runc's default allow-list, the one podman 4.3 with runc applies), as
+ * cgroup v1 `devices.allow` lines written after `devices.deny` `a`: mknod of any node (`m`: CAP_MKNOD
+ * is still needed), and read, write and mknod of the null, zero, full, random and urandom devices,
+ * /dev/tty, /dev/ptmx, the ptys (/dev/pts/*, major 136) and /dev/net/tun. Every other device node
+ * (a host disk in a bound /dev) cannot be opened: EPERM.
+ */
+export const DEFAULT_DEVICE_RULES: readonly string[] = [
+  'c *:* m',
+  'b *:* m',
+  'c 1:3 rwm',
+  'c 1:8 rwm',
+  'c 1:7 rwm',
+  'c 5:0 rwm',
+  'c 1:5 rwm',
+  'c 1:9 rwm',
+  'c 136:* rwm',
+  'c 5:2 rwm',
+  'c 10:200 rwm',
+];
 
 /** What a run's cgroup limits, as engine.plan() shows it. Absent fields are not limited. */
 export interface RunLimits {
@@ -38,6 +59,12 @@ export interface RunLimits {
   cpuQuota?: number;
   /** The CFS period in µs (100000). */
   cpuPeriod?: number;
+  /**
+   * The devices the run may use: every device denied, then these allowed (v1 `devices.deny` `a`, then
+   * each line to `devices.allow`; DEFAULT_DEVICE_RULES). Absent (--privileged): every device. On cgroup
+   * v2, an eBPF program the stage attaches to the run's cgroup does the same (device-filter.ts).
+   */
+  devices?: string[];
 }
 
 /** The run's cgroup as the stage needs it: one entry per hierarchy (v1), or one (v2). */
@@ -65,6 +92,7 @@ export function neededControllers(limits: RunLimits): Controller[] {
   if (limits.pids !== undefined) needed.push('pids');
   if (limits.memory !== undefined) needed.push('memory');
   if (limits.cpuQuota !== undefined) needed.push('cpu');
+  if (limits.devices !== undefined) needed.push('devices');
   return needed;
 }
 
@@ -75,7 +103,7 @@ export interface CgroupSystem {
   mounts: Partial<Record<Controller, string>>;
 }
 
-const CONTROLLERS: readonly Controller[] = ['pids', 'memory', 'cpu'];
+const CONTROLLERS: readonly Controller[] = ['pids', 'memory', 'cpu', 'devices'];
 
 /**
  * v2 when `root` is a cgroup2 mount (its cgroup.controllers exists: most distributions today), else
@@ -87,7 +115,8 @@ const CONTROLLERS: readonly Controller[] = ['pids', 'memory', 'cpu'];
 export function detectCgroups(root = CGROUP_ROOT, mountinfo?: string, cgroups?: string): CgroupSystem {
   if (existsSync(`${root}/cgroup.controllers`)) {
     const available = readFileSync(`${root}/cgroup.controllers`, 'utf8').trim().split(/\s+/);
-    const mounts: CgroupSystem['mounts'] = {};
+    // v2 lists no `devices`: its device control is an eBPF program on the cgroup (device-filter.ts).
+    const mounts: CgroupSystem['mounts'] = { devices: root };
     for (const c of CONTROLLERS) if (available.includes(c)) mounts[c] = root;
     return { version: 2, mounts };
   }
@@ -163,6 +192,14 @@ function limitFiles(version: 1 | 2, controller: Controller, limits: RunLimits, d
           : []),
       ];
     }
+    case 'devices':
+      // v2: an eBPF program instead, which the stage attaches (device-filter.ts).
+      if (version === 2) return [];
+      // One rule a write (the kernel takes one per write); deny everything first, then allow.
+      return [
+        ['devices.deny', 'a'],
+        ...(limits.devices ?? []).map((rule): [string, string] => ['devices.allow', rule]),
+      ];
     case 'cpu':
       return version === 2
         ? [['cpu.max', `${limits.cpuQuota} ${limits.cpuPeriod}`]]
@@ -236,7 +273,8 @@ export function removeStaleCgroups(parent: string): string[] {
 }
 
 /** The directory in which v2 run cgroups go: see the top of this file. */
-function v2Parent(root: string, needed: Controller[], own: string): string {
+function v2Parent(root: string, controllers: Controller[], own: string): string {
+  const needed = v2Controllers(controllers);
   let path = ownCgroup('', own);
   for (;;) {
     const dir = `${root}${path === '/' ? '' : path}`;
@@ -297,16 +335,20 @@ export function planRunCgroup(
   return { plan, staleParents: [...parents], limits, controllers };
 }
 
+/** The v2 controllers to enable (`devices` is no controller there: an eBPF program instead). */
+const v2Controllers = (controllers: Controller[]): Controller[] => controllers.filter((c) => c !== 'devices');
+
 /**
- * Make the planned cgroup and write the limits into it. Anything that fails (no permission, a
- * read-only cgroupfs) throws the fs error, and nothing is left behind.
+ * Make the planned cgroup and write the limits into it (on v2, the device rules are an eBPF program
+ * the stage attaches: device-filter.ts). Anything that fails (no permission, a read-only cgroupfs)
+ * throws the fs error, and nothing is left behind.
  */
 export function makeRunCgroup(created: CreatedCgroup): void {
   const { plan, limits, controllers } = created;
   try {
     for (const h of plan.hierarchies) {
       const parent = h.dir.slice(0, h.dir.lastIndexOf('/'));
-      makeRunDir(parent, h.dir, plan.version === 2 ? controllers : []);
+      makeRunDir(parent, h.dir, plan.version === 2 ? v2Controllers(controllers) : []);
       for (const c of plan.version === 2 ? controllers : [h.controller as Controller])
         for (const [file, value] of limitFiles(plan.version, c, limits, h.dir)) writeFile(`${h.dir}/${file}`, value);
     }

@@ -63,17 +63,13 @@ describe('which cgroups', () => {
     }
   });
 
-  it('picks v2 for a cgroup2 mount, with the controllers its cgroup.controllers offers (none here)', () => {
+  it('picks v2 for a cgroup2 mount, with the controllers its cgroup.controllers offers (none here), and devices (an eBPF program there)', () => {
     expect(fsType(UNIFIED)).toBe('cgroup2fs');
     const offered = readFileSync(`${UNIFIED}/cgroup.controllers`, 'utf8').trim();
     const system = detectCgroups(UNIFIED);
     expect(system.version).toBe(2);
     expect(Object.keys(system.mounts).sort().join(' ')).toBe(
-      offered
-        .split(/\s+/)
-        .filter((c) => CONTROLLERS.includes(c as Controller))
-        .sort()
-        .join(' '),
+      ['devices', ...offered.split(/\s+/).filter((c) => CONTROLLERS.includes(c as Controller))].sort().join(' '),
     );
   });
 });

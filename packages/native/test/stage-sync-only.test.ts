@@ -97,6 +97,7 @@ describe('the stage process', () => {
       'constants.ts',
       'container-user.ts',
       'credentials.ts',
+      'device-filter.ts',
       'in-root.ts',
       'interpreter.ts',
       'libc.ts',

@@ -20,6 +20,7 @@ import { dirModeMounts } from '../request/dir-modes.js';
 import { planLimits } from '../request/limits.js';
 import type { MountSpec } from '../request/mount-spec.js';
 import { DEFAULT_PATH, type RunSpec } from '../request/run-spec.js';
+import { boundDevSource, keptOnBoundDev } from './bound-dev.js';
 import { confinedPathOps, readOnlyTmpfsMounts } from './confined-paths.js';
 import { DEFAULT_MOUNTS } from './default-mounts.js';
 import { planNetwork } from './network.js';
@@ -62,7 +63,12 @@ export class Planner {
       if (spec[key] !== undefined && typeof spec[key] !== 'boolean')
         throw new SpecError(`${key} must be true or false`);
     const defaults = [...DEFAULT_MOUNTS, ...readOnlyTmpfsMounts(spec)];
-    const mounts: MountSpec[] = defaults.map((d) => userByDest.get(d.destination) ?? d);
+    // On a host directory bound on /dev, a default below /dev stays only where its mountpoint exists.
+    const devSource = boundDevSource(userByDest.get('/dev'));
+    const mounts: MountSpec[] = defaults.flatMap((d) => {
+      const user = userByDest.get(d.destination);
+      return user ? [user] : keptOnBoundDev(devSource, d) ? [d] : [];
+    });
     for (const m of userMounts) if (!mounts.includes(m)) mounts.push(m);
     const user = spec.user === undefined ? undefined : parseUser(spec.user);
     const limits = planLimits(spec);

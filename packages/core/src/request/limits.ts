@@ -1,6 +1,6 @@
 // A run's resource limits: RunSpec's pidsLimit, memory and cpus checked and turned into the plan's
 // limits (the cgroup files' values), with podman's defaults and rules.
-import type { RunLimits } from '@builder/native/pure';
+import { DEFAULT_DEVICE_RULES, type RunLimits } from '@builder/native/pure';
 import { SpecError } from '../errors.js';
 import type { RunSpec } from './run-spec.js';
 
@@ -42,7 +42,7 @@ export function parseCpus(text: string): number {
 }
 
 /** The limits of a run (undefined when it has none): what engine.plan() shows, and the cgroup gets. */
-export function planLimits(spec: Pick<RunSpec, 'pidsLimit' | 'memory' | 'cpus'>): RunLimits | undefined {
+export function planLimits(spec: Pick<RunSpec, 'pidsLimit' | 'memory' | 'cpus' | 'privileged'>): RunLimits | undefined {
   const limits: RunLimits = {};
   const pids = spec.pidsLimit ?? DEFAULT_PIDS_LIMIT;
   if (!Number.isSafeInteger(pids)) throw new SpecError(`pids limit ${pids}: not an integer`);
@@ -78,5 +78,7 @@ export function planLimits(spec: Pick<RunSpec, 'pidsLimit' | 'memory' | 'cpus'>)
       limits.cpuPeriod = CPU_PERIOD;
     }
   }
+  // The devices cgroup: only the safe devices may be opened (all of them with --privileged, as podman).
+  if (spec.privileged !== true) limits.devices = [...DEFAULT_DEVICE_RULES];
   return Object.keys(limits).length ? limits : undefined;
 }

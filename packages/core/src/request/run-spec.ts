@@ -43,8 +43,8 @@ export interface RunSpec {
   terminal?: boolean;
   /**
    * The escape hatch, as `podman run --privileged`: every capability (capAdd and capDrop then change
-   * nothing), no seccomp filter, no masked or read-only paths. Limits still apply, and /dev stays as
-   * without it.
+   * nothing), no seccomp filter, no masked or read-only paths, no device rules (every device may be
+   * opened). Limits still apply, and /dev stays as without it.
    */
   privileged?: boolean;
   /**

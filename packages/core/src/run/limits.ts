@@ -20,24 +20,31 @@ import type { Logger } from '../logging/logger.js';
 /** How long the removal waits for the command's last processes to be reaped before it gives up. */
 const REMOVE_WITHIN_MS = 10_000;
 
-/** A run's cgroup, planned: `onlyDefault` when only the default pids limit asks for it. */
+/** A run's cgroup, planned: `onlyDefault` when only defaults (the pids limit, the device rules) ask for it. */
 export interface RunCgroup extends CreatedCgroup {
   onlyDefault: boolean;
 }
 
 /**
- * Where the run's cgroup goes. The default pids limit alone never stops a run: on a machine without
- * the pids controller it is dropped with a debug line, as podman drops limits the kernel does not
- * support. A controller that was asked for and is missing is a RunError naming it.
+ * Where the run's cgroup goes. The defaults alone never stop a run: on a machine without the pids
+ * controller the default pids limit is dropped with a debug line, as podman drops limits the kernel
+ * does not support; so are the device rules on a v1 machine without the devices controller (v2 has
+ * no such controller: the stage attaches an eBPF program instead). A controller that was asked for and is missing
+ * is a RunError naming it.
  */
 export function planCgroup(limits: RunLimits, log: Logger): RunCgroup | undefined {
   const name = runCgroupName(randomBytes(6).toString('hex'));
   try {
-    return { ...planRunCgroup(limits, name), onlyDefault: limits.pidsDefault === true && !otherThanPids(limits) };
+    return { ...planRunCgroup(limits, name), onlyDefault: onlyDefaults(limits) };
   } catch (err) {
     if (err instanceof MissingControllerError && err.controller === 'pids' && limits.pidsDefault) {
       log.debug(`no default pids limit: ${err.message}`);
       const { pids: _p, pidsDefault: _d, ...rest } = limits;
+      return Object.keys(rest).length ? planCgroup(rest, log) : undefined;
+    }
+    if (err instanceof MissingControllerError && err.controller === 'devices') {
+      log.debug(`device access not restricted: ${err.message}`);
+      const { devices: _d, ...rest } = limits;
       return Object.keys(rest).length ? planCgroup(rest, log) : undefined;
     }
     if (err instanceof MissingControllerError) throw new RunError(`cannot limit the run: ${err.message}`);
@@ -45,7 +52,11 @@ export function planCgroup(limits: RunLimits, log: Logger): RunCgroup | undefine
   }
 }
 
-const otherThanPids = (limits: RunLimits): boolean => limits.memory !== undefined || limits.cpuQuota !== undefined;
+/** True when nothing but defaults (the pids limit, the device rules) asks for a cgroup. */
+const onlyDefaults = (limits: RunLimits): boolean =>
+  (limits.pids === undefined || limits.pidsDefault === true) &&
+  limits.memory === undefined &&
+  limits.cpuQuota === undefined;
 
 /**
  * Make the planned cgroup: 'ready', or 'skip' when it cannot be made and only the default pids limit
@@ -59,7 +70,7 @@ export function makeCgroup(cgroup: RunCgroup, log: Logger): 'ready' | 'skip' {
   } catch (err) {
     if (!cgroup.onlyDefault)
       throw new RunError(`cannot make the run's cgroup: ${(err as Error).message}`, { cause: err });
-    log.debug(`no default pids limit: cannot make the run's cgroup: ${(err as Error).message}`);
+    log.debug(`no default limits (pids, devices): cannot make the run's cgroup: ${(err as Error).message}`);
     made = 'skip';
   }
   try {
