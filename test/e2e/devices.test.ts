@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { BUILDER, run, startBuilder, waitFor } from '../helpers/cli.js';
 import { mountsUnder, pidsMatching, requireRoot } from '../helpers/host.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
-import { requireTools, tool } from '../helpers/tools.js';
+import { podmanRun, requireTools, tool } from '../helpers/tools.js';
 
 /**
  * runc's default allow-list (libcontainer/specconv's AllowedDevices), as the devices.list of a podman
@@ -222,20 +222,11 @@ describe("on cgroup v2 (this machine's v2 hierarchy mounted on /sys/fs/cgroup, i
 /** Run a command under podman (runc, cgroupfs) on a copy of the rootfs (podman writes /etc files into it); its stdout. */
 function podman(argv: string[]): string {
   const copy = join(work, 'podman-rootfs');
-  const dirs = (name: string) => join(work, 'podman', name);
   cpSync(rootfs, copy, { recursive: true, verbatimSymlinks: true });
   try {
     const r = spawnSync(
       'podman',
-      [
-        ...['--root', dirs('root'), '--runroot', dirs('run'), '--tmpdir', dirs('tmp')],
-        ...['--network-config-dir', dirs('net'), '--storage-driver', 'vfs', '--runtime', 'runc'],
-        ...['--cgroup-manager', 'cgroupfs', '--events-backend', 'file'],
-        'run',
-        '--rm',
-        ...['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', '--network', 'none'],
-        ...['--rootfs', copy, ...argv],
-      ],
+      [...podmanRun(join(work, 'podman')), ...['--network', 'none'], ...['--rootfs', copy, ...argv]],
       { encoding: 'utf8', timeout: 120_000 },
     );
     if (r.error) throw r.error;

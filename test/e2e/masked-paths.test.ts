@@ -26,7 +26,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { builder, type Finished, run } from '../helpers/cli.js';
 import { mountsUnder, requireRoot } from '../helpers/host.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
-import { requireTools, tool } from '../helpers/tools.js';
+import { podmanRun, requireTools, tool } from '../helpers/tools.js';
 import { walkTree } from '../helpers/tree.js';
 
 // The OCI runtime spec's and podman's defaults, written down (not imported from the code under test).
@@ -312,16 +312,11 @@ function podmanMountinfo(): string {
   const copy = join(base, 'podman-rootfs');
   rmSync(copy, { recursive: true, force: true });
   cpSync(rootfs, copy, { recursive: true, verbatimSymlinks: true });
-  const dirs = (name: string) => join(base, 'podman', name);
   const r = spawnSync(
     'podman',
     [
-      ...['--root', dirs('root'), '--runroot', dirs('run'), '--tmpdir', dirs('tmp')],
-      ...['--network-config-dir', dirs('net'), '--storage-driver', 'vfs', '--runtime', 'runc'],
-      ...['--cgroup-manager', 'cgroupfs', '--events-backend', 'file'],
-      'run',
-      '--rm',
-      ...['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', '--network', 'none'],
+      ...podmanRun(join(base, 'podman')),
+      ...['--network', 'none'],
       ...['--rootfs', copy, '/bin/cat', '/proc/self/mountinfo'],
     ],
     { encoding: 'utf8', timeout: 120_000 },

@@ -25,7 +25,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { builder, run } from '../helpers/cli.js';
 import { mountsUnder, requireRoot } from '../helpers/host.js';
 import { makeBusyboxRootfs } from '../helpers/rootfs.js';
-import { requireTools, tool } from '../helpers/tools.js';
+import { podmanRun, requireTools, tool } from '../helpers/tools.js';
 
 /** The test's own directory: rootfs directories, the layer store, podman's store. */
 let work: string;
@@ -275,22 +275,10 @@ describe('as podman does (podman run --rootfs with the same flags)', () => {
     args: string[],
     argv: string[],
   ): { stdout: string; status: number | null; stderr: string } {
-    const dirs = (name: string) => join(work, 'podman', name);
-    const r = spawnSync(
-      'podman',
-      [
-        ...['--root', dirs('root'), '--runroot', dirs('run'), '--tmpdir', dirs('tmp')],
-        ...['--network-config-dir', dirs('net'), '--storage-driver', 'vfs', '--runtime', 'runc'],
-        ...['--cgroup-manager', 'cgroupfs', '--events-backend', 'file'],
-        'run',
-        '--rm',
-        ...['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'],
-        ...args,
-        ...['--rootfs', dir],
-        ...argv,
-      ],
-      { encoding: 'utf8', timeout: 60_000 },
-    );
+    const r = spawnSync('podman', [...podmanRun(join(work, 'podman')), ...args, ...['--rootfs', dir], ...argv], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     if (r.error) throw r.error;
     return { stdout: r.stdout, status: r.status, stderr: r.stderr };
   }

@@ -14,7 +14,7 @@ import { lookupContainerUser, O_CLOEXEC, O_DIRECTORY, O_PATH, open } from '@buil
 import { parseUserSpec, UserLookupError } from '@builder/native/pure';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mountsUnder, requireRoot } from '../helpers/host.js';
-import { requireTools } from '../helpers/tools.js';
+import { podmanRun, requireTools } from '../helpers/tools.js';
 
 const PASSWD = `root:x:0:0:root:/root:/bin/sh
 # a comment, then a blank line
@@ -91,18 +91,13 @@ function builderAnswer(spec: string): Account | string {
 
 /** What podman runs a shell with for `--user spec` on the rootfs, or its error line. */
 function podmanAnswer(spec: string): Account | string {
-  const dirs = (name: string) => join(work, 'podman', name);
   const r = spawnSync(
     'podman',
     [
-      ...['--root', dirs('root'), '--runroot', dirs('run'), '--tmpdir', dirs('tmp')],
-      ...['--network-config-dir', dirs('net'), '--storage-driver', 'vfs', '--runtime', 'runc'],
-      ...['--cgroup-manager', 'cgroupfs', '--events-backend', 'file'],
-      'run',
-      '--rm',
+      ...podmanRun(join(work, 'podman')),
       // Its own copy of /etc/passwd and /etc/group: no entry added for a user that has none.
       '--passwd=false',
-      ...['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', '--network', 'none'],
+      ...['--network', 'none'],
       ...['--user', spec, '--rootfs', rootfs],
       ...['/bin/busybox', 'sh', '-c', 'grep -E "^(Uid|Gid|Groups):" /proc/self/status; echo "HOME=$HOME"'],
     ],

@@ -55,3 +55,19 @@ export function requireTools(...bins: string[]): void {
     }
   }
 }
+
+/**
+ * The arguments of `podman … run --rm` as the tests run it beside builder: its store, run, temp and
+ * network directories under `dir` (the test's own), vfs, runc, cgroupfs, a file events log, and the
+ * ulimits this machine's podman needs spelled out. Append run's own options, `--rootfs DIR` and the
+ * command.
+ */
+export function podmanRun(dir: string): string[] {
+  const sub = (name: string) => `${dir}/${name}`;
+  return [
+    ...['--root', sub('root'), '--runroot', sub('run'), '--tmpdir', sub('tmp')],
+    ...['--network-config-dir', sub('net'), '--storage-driver', 'vfs', '--runtime', 'runc'],
+    ...['--cgroup-manager', 'cgroupfs', '--events-backend', 'file'],
+    ...['run', '--rm', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'],
+  ];
+}
