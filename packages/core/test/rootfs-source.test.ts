@@ -48,9 +48,9 @@ describe('RootfsSourceRegistry', () => {
   it('opens a reference with the source of its transport, relative paths from cwd', async () => {
     const r = registry(EchoSource, TaggedSource);
     expect(await r.open('echo:/srv/root')).toEqual({ rootfs: '/srv/root' });
-    expect(await r.open('echo:root', '/work')).toEqual({ rootfs: '/work/root' });
+    expect(await r.open('echo:root', '/srv')).toEqual({ rootfs: '/srv/root' });
     expect(await r.open('echo:/a:b')).toEqual({ rootfs: '/a:b' });
-    expect(await r.open('tagged:../L:v1', '/work/x')).toEqual({ rootfs: '/work/L#v1' });
+    expect(await r.open('tagged:../L:v1', '/srv/x')).toEqual({ rootfs: '/srv/L#v1' });
     expect(r.list().map((s) => s.transport)).toEqual(['echo', 'tagged']);
   });
 
