@@ -18,7 +18,8 @@
 // thread of Node keeps root. From uid 0 to a non-zero real, effective and saved uid, the kernel
 // clears the permitted, effective and ambient capability sets (capabilities(7), "Effect of user ID
 // changes on capabilities"): a non-root command starts with no capabilities, as with podman. The
-// bounding set is left alone, so a set-user-ID-root program in the image works as it does there.
+// bounding set is the run's (confine.ts drops the rest first), so a set-user-ID-root program in the
+// image gets at most the run's capabilities, as under podman.
 // The kernel also clears the parent-death signal when the effective ids change: it is set again.
 import { setgroups, setParentDeathSignal, setresgid, setresuid } from './syscalls.js';
 import type { ExecUser } from './user.js';
