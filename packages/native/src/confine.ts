@@ -19,45 +19,38 @@
 // to, and exits: the default profile allows all of that (read, write, epoll, wait4, kill, exit_group),
 // and so does any profile a command can run under. With a user's own profile (--security-opt
 // seccomp=FILE) these few calls of the stage run under that profile too.
-import koffi from 'koffi';
 import { CAPABILITIES, type CapabilityName, capabilityNumber } from './capabilities.js';
+import {
+  LINUX_CAPABILITY_VERSION_3,
+  PR_CAP_AMBIENT,
+  PR_CAP_AMBIENT_CLEAR_ALL,
+  PR_CAPBSET_DROP,
+  PR_CAPBSET_READ,
+  PR_SET_NO_NEW_PRIVS,
+} from './constants.js';
 import { becomeUser } from './credentials.js';
-import { c, errno } from './libc.js';
 import type { SecurityPlan } from './stage/protocol.js';
-import { SyscallError } from './syscall-error.js';
-import { setParentDeathSignal } from './syscalls.js';
+import { hasCode } from './syscall-error.js';
+import { capset, loadSeccompFilter, prctl, setParentDeathSignal } from './syscalls.js';
 import type { ExecUser } from './user.js';
 
-const PR_SET_SECCOMP = 22;
-const PR_CAPBSET_READ = 23;
-const PR_CAPBSET_DROP = 24;
-const PR_SET_NO_NEW_PRIVS = 38;
-const PR_CAP_AMBIENT = 47;
-const PR_CAP_AMBIENT_CLEAR_ALL = 4;
-const SECCOMP_MODE_FILTER = 2;
-const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
-const EINVAL = 22;
-/** One classic BPF instruction: u16 code, u8 jt, u8 jf, u32 k. */
-const BPF_INSN = 8;
-
-const SockFprog = koffi.struct('builder_sock_fprog', { len: 'uint16_t', filter: 'void *' });
-
-function prctl(option: number, ...args: number[]): number {
-  const rest = args.flatMap((a) => ['unsigned long', a]);
-  const rc = c.prctl(option, ...rest);
-  if (rc < 0) throw new SyscallError('prctl', errno());
-  return rc;
+/** prctl(`option`, `cap`), or undefined when `cap` is beyond the kernel's last capability (EINVAL). */
+function capabilityPrctl(option: number, cap: number): number | undefined {
+  try {
+    return prctl(option, cap);
+  } catch (err) {
+    if (hasCode(err, 'EINVAL')) return undefined;
+    throw err;
+  }
 }
 
 /**
- * Whether capability `cap` is in this thread's bounding set; undefined beyond the kernel's last one
- * (PR_CAPBSET_READ: EINVAL), so no /proc/sys/kernel/cap_last_cap is needed after pivot_root.
+ * Whether capability `cap` is in this thread's bounding set; undefined beyond the kernel's last one,
+ * so no /proc/sys/kernel/cap_last_cap is needed after pivot_root.
  */
 function inBoundingSet(cap: number): boolean | undefined {
-  const rc = c.prctl(PR_CAPBSET_READ, 'unsigned long', cap);
-  if (rc >= 0) return rc === 1;
-  if (errno() === EINVAL) return undefined;
-  throw new SyscallError('prctl', errno());
+  const rc = capabilityPrctl(PR_CAPBSET_READ, cap);
+  return rc === undefined ? undefined : rc === 1;
 }
 
 /**
@@ -75,9 +68,7 @@ function dropBoundingSet(keep: Set<number>, keepUnknown: boolean): Set<number> {
       continue;
     }
     // Dropping one the set lacks does no harm: one call, not a read and a drop.
-    const rc = c.prctl(PR_CAPBSET_DROP, 'unsigned long', cap);
-    if (rc < 0 && errno() === EINVAL) return kept; // past the kernel's last capability
-    if (rc < 0) throw new SyscallError('prctl', errno());
+    if (capabilityPrctl(PR_CAPBSET_DROP, cap) === undefined) return kept; // past the kernel's last capability
   }
 }
 
@@ -92,16 +83,7 @@ function setCapabilities(keep: Set<number>): void {
     data.writeUInt32LE((data.readUInt32LE(at) | bit) >>> 0, at); // effective
     data.writeUInt32LE((data.readUInt32LE(at + 4) | bit) >>> 0, at + 4); // permitted
   }
-  if (c.capset(header, data) < 0) throw new SyscallError('capset', errno());
-}
-
-function loadSeccomp(bpf: Buffer): void {
-  if (bpf.length === 0 || bpf.length % BPF_INSN !== 0) throw new Error('seccomp: the compiled filter is malformed');
-  const rc = c.prctl(PR_SET_SECCOMP, 'unsigned long', SECCOMP_MODE_FILTER, koffi.pointer(SockFprog), {
-    len: bpf.length / BPF_INSN,
-    filter: bpf,
-  });
-  if (rc < 0) throw new SyscallError('prctl', errno());
+  capset(header, data);
 }
 
 /**
@@ -120,7 +102,7 @@ export function confine(security: SecurityPlan, user: ExecUser | undefined, pare
     bpf = Buffer.from(security.seccomp.bpf, 'base64');
   }
   const kept = dropBoundingSet(keep, privileged);
-  if (bpf && !security.noNewPrivileges) loadSeccomp(bpf);
+  if (bpf && !security.noNewPrivileges) loadSeccompFilter(bpf);
   if (user) becomeUser(user, parentDeathSignal);
   // A non-root user lost its effective and permitted sets with its uid (credentials.ts): this
   // clears the inheritable set; root keeps exactly the plan's set (all of them when privileged).
@@ -129,7 +111,7 @@ export function confine(security: SecurityPlan, user: ExecUser | undefined, pare
   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
   if (security.noNewPrivileges) {
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    if (bpf) loadSeccomp(bpf);
+    if (bpf) loadSeccompFilter(bpf);
   }
   setParentDeathSignal(parentDeathSignal);
 }

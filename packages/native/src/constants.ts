@@ -61,6 +61,14 @@ export const S_IFLNK = 0o120000;
 export const S_IFIFO = 0o010000;
 
 export const PR_SET_PDEATHSIG = 1;
+export const PR_SET_SECCOMP = 22;
+export const PR_CAPBSET_READ = 23;
+export const PR_CAPBSET_DROP = 24;
+export const PR_SET_NO_NEW_PRIVS = 38;
+export const PR_CAP_AMBIENT = 47;
+export const PR_CAP_AMBIENT_CLEAR_ALL = 4;
+export const SECCOMP_MODE_FILTER = 2;
+export const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 
 export const SYS_pidfd_open = 434;
 /** ioctl on a pidfd: an fd of the PID namespace the process's children will be born in (Linux 6.11). */

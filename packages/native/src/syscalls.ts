@@ -1,5 +1,6 @@
 // One typed wrapper per system call. Each checks the return value and throws SyscallError.
 import { readFileSync } from 'node:fs';
+import koffi from 'koffi';
 import {
   AT_EMPTY_PATH,
   AT_FDCWD,
@@ -9,6 +10,8 @@ import {
   PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE,
   POLLIN,
   PR_SET_PDEATHSIG,
+  PR_SET_SECCOMP,
+  SECCOMP_MODE_FILTER,
   SYS_mount_setattr,
   SYS_pidfd_open,
 } from './constants.js';
@@ -90,9 +93,32 @@ export function unlinkat(dirfd: number, path: string, flags = 0): void {
   check(c.unlinkat(dirfd, path, flags), 'unlinkat', path);
 }
 
+/** prctl(2) with integer arguments; its result. */
+export function prctl(option: number, ...args: number[]): number {
+  return check(c.prctl(option, ...args.flatMap((a) => ['unsigned long', a])), 'prctl');
+}
+
 /** Ask the kernel to send `signal` to this process when the thread that forked it exits. */
 export function setParentDeathSignal(signal: number): void {
-  check(c.prctl(PR_SET_PDEATHSIG, 'unsigned long', signal), 'prctl');
+  prctl(PR_SET_PDEATHSIG, signal);
+}
+
+/** capset(2) of the calling thread: `header` a __user_cap_header_struct, `data` two __user_cap_data_structs. */
+export function capset(header: Buffer, data: Buffer): void {
+  check(c.capset(header, data), 'capset');
+}
+
+/** struct sock_fprog, declared on first use (only a confined run needs it). */
+let sockFprog: ReturnType<typeof koffi.struct> | undefined;
+/** One classic BPF instruction: u16 code, u8 jt, u8 jf, u32 k. */
+const BPF_INSN = 8;
+
+/** Load a compiled seccomp filter (classic BPF) on the calling thread: prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER). */
+export function loadSeccompFilter(bpf: Buffer): void {
+  if (bpf.length === 0 || bpf.length % BPF_INSN !== 0) throw new Error('seccomp: the compiled filter is malformed');
+  sockFprog ??= koffi.struct('builder_sock_fprog', { len: 'uint16_t', filter: 'void *' });
+  const prog = { len: bpf.length / BPF_INSN, filter: bpf };
+  check(c.prctl(PR_SET_SECCOMP, 'unsigned long', SECCOMP_MODE_FILTER, koffi.pointer(sockFprog), prog), 'prctl');
 }
 
 export function pidfdOpen(pid: number): number {
