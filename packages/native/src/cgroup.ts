@@ -358,19 +358,6 @@ export function makeRunCgroup(created: CreatedCgroup): void {
   }
 }
 
-/** planRunCgroup, then makeRunCgroup. */
-export function createRunCgroup(
-  limits: RunLimits,
-  name: string,
-  system?: CgroupSystem,
-  controllers: Controller[] = neededControllers(limits),
-  root = CGROUP_ROOT,
-): CreatedCgroup {
-  const created = planRunCgroup(limits, name, system, controllers, root);
-  makeRunCgroup(created);
-  return created;
-}
-
 /**
  * Remove the run cgroups a killed builder left (removeStaleCgroups) beside `created`'s, and a
  * `builder` directory emptied so. The runner calls it once the plan is on its way, while the stage

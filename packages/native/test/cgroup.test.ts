@@ -9,18 +9,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   type Controller,
-  createRunCgroup,
   detectCgroups,
   joinCgroup,
   leaveCgroup,
   MissingControllerError,
+  makeRunCgroup,
   openCgroupFds,
+  planRunCgroup,
   removeRunCgroup,
   removeStaleRunCgroups,
   runCgroupName,
 } from '@builder/native/pure';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { requireTools, tool } from '../../../test/helpers/tools.js';
+
+/** planRunCgroup, then makeRunCgroup, as the runner does them. */
+const createRunCgroup = (...args: Parameters<typeof planRunCgroup>) => {
+  const created = planRunCgroup(...args);
+  makeRunCgroup(created);
+  return created;
+};
 
 const UNIFIED = '/sys/fs/cgroup/unified';
 const CONTROLLERS: Controller[] = ['pids', 'memory', 'cpu'];
