@@ -139,6 +139,12 @@ describe('--read-only', () => {
     const e = thrown(() => engine.plan({ argv: ['true'], rootfs, readOnlyTmpfs: 'false' as unknown as boolean }));
     expect(e).toBeInstanceOf(SpecError);
     expect((e as Error).message).toBe('readOnlyTmpfs must be true or false');
+    // privileged turns off several parts at once: a non-boolean must not turn off only some of them.
+    for (const key of ['privileged', 'noNewPrivileges', 'terminal'] as const) {
+      const bad = thrown(() => engine.plan({ argv: ['true'], rootfs, [key]: 'false' as unknown as boolean }));
+      expect(bad).toBeInstanceOf(SpecError);
+      expect((bad as Error).message).toBe(`${key} must be true or false`);
+    }
     expect(() => engine.plan({ argv: ['true'], rootfs, readOnly: 1 as unknown as boolean })).toThrow(
       'readOnly must be true or false',
     );

@@ -59,7 +59,8 @@ export class Planner {
     // user's /dev still comes before the default /dev/pts on top of it.
     const userMounts = [...dirModeMounts(spec.dirModes ?? []), ...(spec.mounts ?? [])].map(withDefaultDevices);
     const userByDest = new Map(userMounts.map((m) => [normalizeDestination(m.destination), m]));
-    for (const key of ['readOnly', 'readOnlyTmpfs'] as const)
+    // A library caller's "false" or 1 must not half-apply a switch: each is true or false, or absent.
+    for (const key of ['privileged', 'noNewPrivileges', 'readOnly', 'readOnlyTmpfs', 'terminal'] as const)
       if (spec[key] !== undefined && typeof spec[key] !== 'boolean')
         throw new SpecError(`${key} must be true or false`);
     const defaults = [...DEFAULT_MOUNTS, ...readOnlyTmpfsMounts(spec)];
