@@ -20,11 +20,6 @@ import type { Logger } from '../logging/logger.js';
 /** How long the removal waits for the command's last processes to be reaped before it gives up. */
 const REMOVE_WITHIN_MS = 10_000;
 
-/** A run's cgroup, planned: `onlyDefault` when only defaults (the pids limit, the device rules) ask for it. */
-export interface RunCgroup extends CreatedCgroup {
-  onlyDefault: boolean;
-}
-
 /**
  * Where the run's cgroup goes. The defaults alone never stop a run: on a machine without the pids
  * controller the default pids limit is dropped with a debug line, as podman drops limits the kernel
@@ -32,10 +27,10 @@ export interface RunCgroup extends CreatedCgroup {
  * no such controller: the stage attaches an eBPF program instead). A controller that was asked for and is missing
  * is a RunError naming it.
  */
-export function planCgroup(limits: RunLimits, log: Logger): RunCgroup | undefined {
+export function planCgroup(limits: RunLimits, log: Logger): CreatedCgroup | undefined {
   const name = runCgroupName(randomBytes(6).toString('hex'));
   try {
-    return { ...planRunCgroup(limits, name), onlyDefault: onlyDefaults(limits) };
+    return planRunCgroup(limits, name);
   } catch (err) {
     if (err instanceof MissingControllerError && err.controller === 'pids' && limits.pidsDefault) {
       log.debug(`no default pids limit: ${err.message}`);
@@ -59,16 +54,17 @@ const onlyDefaults = (limits: RunLimits): boolean =>
   limits.cpuQuota === undefined;
 
 /**
- * Make the planned cgroup: 'ready', or 'skip' when it cannot be made and only the default pids limit
- * wanted it (where builder cannot make cgroups: a read-only /sys/fs/cgroup in a container). Throws a
+ * Make the planned cgroup: 'ready', or 'skip' when it cannot be made and only defaults (the pids
+ * limit, the device rules) wanted it (where builder cannot make cgroups: a read-only /sys/fs/cgroup
+ * in a container). Throws a
  * RunError when a limit that was asked for cannot be set. Then removes a killed builder's leftovers.
  */
-export function makeCgroup(cgroup: RunCgroup, log: Logger): 'ready' | 'skip' {
+export function makeCgroup(cgroup: CreatedCgroup, log: Logger): 'ready' | 'skip' {
   let made: 'ready' | 'skip' = 'ready';
   try {
     makeRunCgroup(cgroup);
   } catch (err) {
-    if (!cgroup.onlyDefault)
+    if (!onlyDefaults(cgroup.limits))
       throw new RunError(`cannot make the run's cgroup: ${(err as Error).message}`, { cause: err });
     log.debug(`no default limits (pids, devices): cannot make the run's cgroup: ${(err as Error).message}`);
     made = 'skip';

@@ -11,12 +11,12 @@ import {
   PLAN_FD,
   type StageEvent,
 } from '@builder/native/protocol';
-import type { StagePlan } from '@builder/native/pure';
+import type { CreatedCgroup, StagePlan } from '@builder/native/pure';
 import { inject, injectable } from 'inversify';
 import { BuilderError, ExecError, RunError } from '../errors.js';
 import { Logger } from '../logging/logger.js';
 import type { RunResult } from '../request/run-spec.js';
-import { makeCgroup, planCgroup, type RunCgroup, removeCgroup } from './limits.js';
+import { makeCgroup, planCgroup, removeCgroup } from './limits.js';
 import { withSeccompFilter } from './seccomp-filter.js';
 import { launchStage, refStage, type StageStdio, takePrestartedStage } from './stage-launcher.js';
 
@@ -42,7 +42,7 @@ export class Runner {
     const plan = await this.seccompFilter(planned);
     // The run's cgroup, when it has limits: made while the stage prepares the run, removed once the
     // stage has exited.
-    const made: { cgroup?: RunCgroup } = {};
+    const made: { cgroup?: CreatedCgroup } = {};
     try {
       return await this.runStage(plan, options, made);
     } finally {
@@ -50,7 +50,7 @@ export class Runner {
     }
   }
 
-  private async runStage(plan: StagePlan, options: RunOptions, made: { cgroup?: RunCgroup }): Promise<RunResult> {
+  private async runStage(plan: StagePlan, options: RunOptions, made: { cgroup?: CreatedCgroup }): Promise<RunResult> {
     const stdio = options.stdio ?? 'inherit';
     const stage = (stdio === 'inherit' ? takePrestartedStage() : undefined) ?? launchStage(stdio);
     refStage(stage);
@@ -88,9 +88,10 @@ export class Runner {
       let failure: unknown;
       if (plan.limits) {
         try {
-          made.cgroup = planCgroup(plan.limits, this.log);
-          const ready = made.cgroup && makeCgroup(made.cgroup, this.log) === 'ready';
-          planPipe.end(made.cgroup && ready ? JSON.stringify(made.cgroup.plan) : CGROUP_SKIP);
+          const cgroup = planCgroup(plan.limits, this.log);
+          // Removed after the run only when made (a skipped one was cleaned up by makeCgroup).
+          if (cgroup && makeCgroup(cgroup, this.log) === 'ready') made.cgroup = cgroup;
+          planPipe.end(made.cgroup ? JSON.stringify(made.cgroup.plan) : CGROUP_SKIP);
         } catch (err) {
           failure = err;
           planPipe.end(CGROUP_ABORT);
