@@ -17,8 +17,6 @@ interface Libseccomp {
   archResolve: (name: string) => number;
   archNative: () => number;
   archAdd: (ctx: unknown, arch: number) => number;
-  archRemove: (ctx: unknown, arch: number) => number;
-  archExist: (ctx: unknown, arch: number) => number;
   resolveName: (name: string) => number;
   ruleAdd: (ctx: unknown, action: number, syscall: number, count: number, args: unknown) => number;
   attrSet: (ctx: unknown, attr: number, value: number) => number;
@@ -43,8 +41,6 @@ function load(): Libseccomp {
     archResolve: so.func('uint32_t seccomp_arch_resolve_name(const char *name)'),
     archNative: so.func('uint32_t seccomp_arch_native(void)'),
     archAdd: so.func('int seccomp_arch_add(void *ctx, uint32_t arch)'),
-    archRemove: so.func('int seccomp_arch_remove(void *ctx, uint32_t arch)'),
-    archExist: so.func('int seccomp_arch_exist(void *ctx, uint32_t arch)'),
     resolveName: so.func('int seccomp_syscall_resolve_name(const char *name)'),
     ruleAdd: so.func(
       'int seccomp_rule_add_array(void *ctx, uint32_t action, int syscall, unsigned int count, const uint8_t *args)',
@@ -95,8 +91,8 @@ export function exportSeccompBpf(profile: ResolvedProfile, fd: number): void {
       if (token === 0) throw new Error(`seccomp: libseccomp does not know the architecture ${name}`);
       return token;
     });
+    // The context has the native architecture already; resolveSeccompProfile always lists it.
     for (const token of tokens) if (token !== native) check(s.archAdd(ctx, token), 'seccomp_arch_add');
-    if (!tokens.includes(native)) check(s.archRemove(ctx, native), 'seccomp_arch_remove');
     for (const rule of profile.rules) {
       const sameArgTwice = new Set(rule.args.map((a) => a.index)).size < rule.args.length;
       const groups = sameArgTwice ? rule.args.map((a) => [a]) : [rule.args];
