@@ -235,7 +235,7 @@ function pidNamespace(): string {
 export const runCgroupName = (id: string, pid = process.pid): string => `${pidNamespace()}-${pid}-${id}`;
 
 /** True while process `pid` exists (as far as this PID namespace can tell). */
-function processExists(pid: number): boolean {
+export function processExists(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

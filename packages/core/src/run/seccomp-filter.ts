@@ -1,7 +1,7 @@
 // The run's seccomp filter, compiled once per profile, capability set, architecture and kernel, and
 // cached as classic BPF under the runroot (`<runroot>/seccomp/<hash>.bpf`). A run that hits the cache
-// reads the profile and one small file: libseccomp (through @builder/native, with koffi) is loaded
-// only to compile on a miss.
+// reads the profile (a user's was also read and checked by the planner) and one small file:
+// libseccomp (through @builder/native, with koffi) is loaded only to compile on a miss.
 //
 // The built-in profile's filters are also kept in memory, for the next runs of the same process.
 //
@@ -13,7 +13,13 @@
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { release } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { type CapabilityName, parseSeccompProfile, resolveSeccompProfile, type StagePlan } from '@builder/native/pure';
+import {
+  type CapabilityName,
+  parseSeccompProfile,
+  processExists,
+  resolveSeccompProfile,
+  type StagePlan,
+} from '@builder/native/pure';
 import { SpecError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import { DEFAULT_SECCOMP_PROFILE } from '../plan/security.js';
@@ -82,13 +88,14 @@ export async function withSeccompFilter(plan: StagePlan, log: Logger): Promise<S
 }
 
 /**
- * The built-in profile's filters this process has read or compiled, in base64, by cache file name:
+ * The built-in profile's filters this process has read or compiled, in base64, by cache key (the key
+ * without the profile's text, of which the cache file's name is a hash):
  * the profile is a file of the installed package, so a warm engine's next run reads no file at all.
  * (A profile of the user's is read on every run: it may have been edited.)
  */
 const builtInFilters = new Map<string, string>();
 
-/** FNV-1a over the UTF-16 code units, twice with different offsets: 16 hex digits. */
+/** Two FNV-style lanes over the UTF-16 code units, the second mixed with the first: 16 hex digits. */
 function hash64(text: string): string {
   let a = 0x811c9dc5;
   let b = 0x050c5d1f;
@@ -150,11 +157,6 @@ async function compile(
 function removeDeadTemps(dir: string): void {
   for (const name of readdirSync(dir)) {
     const pid = Number(/\.(\d+)\.tmp$/.exec(name)?.[1]);
-    if (!pid || pid === process.pid) continue;
-    try {
-      process.kill(pid, 0);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ESRCH') rmSync(`${dir}/${name}`, { force: true });
-    }
+    if (pid && pid !== process.pid && !processExists(pid)) rmSync(`${dir}/${name}`, { force: true });
   }
 }
