@@ -112,9 +112,10 @@ describe('--network none', () => {
     expect(Number.parseInt(lines.at(-1) ?? '', 16) & 0x1).toBe(0x1);
   });
 
-  it('reaches 127.0.0.1 (ping, and a TCP connection to a listener inside)', async () => {
+  it('reaches 127.0.0.1 and ::1 (ping, and a TCP connection to a listener inside)', async () => {
     const script = [
       'ping -c1 -W5 127.0.0.1 >/dev/null || exit 3',
+      'ping -c1 -W5 ::1 >/dev/null || exit 5',
       'nc -l -p 7777 -e echo hello-from-lo &',
       // Poll (with a limit) until the listener is there.
       'i=0; until out=$(nc 127.0.0.1 7777 </dev/null 2>/dev/null) && [ -n "$out" ]; do i=$((i+1)); [ $i -lt 1000 ] || exit 4; sleep 0.01; done',
