@@ -135,12 +135,12 @@ function openCgroup(plan: StagePlan): CgroupFds | undefined {
   }
   if (word === CGROUP_SKIP) return undefined;
   if (!word.startsWith('{')) process.exit(ENGINE_ERROR); // the host could not make it, and reports why
-  plan.cgroup = JSON.parse(word) as CgroupPlan;
-  const fds = openCgroupFds(plan.cgroup);
+  // The runner's CgroupPlan: the stage joins it right before the spawn and leaves it right after.
+  const cgroup = JSON.parse(word) as CgroupPlan;
+  const fds = openCgroupFds(cgroup);
   // cgroup v2's device rules are an eBPF program on the run's cgroup: attached here, where koffi is
   // loaded already (the host would spend ~15 ms loading it, on the critical path). device-filter.ts.
-  if (plan.cgroup.version === 2 && plan.limits?.devices)
-    attachDeviceFilter(plan.cgroup.hierarchies[0].dir, plan.limits.devices);
+  if (cgroup.version === 2 && plan.limits?.devices) attachDeviceFilter(cgroup.hierarchies[0].dir, plan.limits.devices);
   return fds;
 }
 
@@ -346,14 +346,8 @@ function relayTerminal({ master, slave }: Console): Terminal {
 function run(plan: StagePlan, { console: consolePty, user, cgroup }: Prepared): void {
   const { argv, cwd } = plan.process;
   let { env } = plan.process;
-  if (cgroup) {
-    try {
-      joinCgroup(cgroup);
-    } catch (err) {
-      fail(err);
-    }
-  }
   try {
+    if (cgroup) joinCgroup(cgroup);
     confineCommand(plan, user);
   } catch (err) {
     fail(err);

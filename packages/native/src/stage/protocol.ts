@@ -81,11 +81,6 @@ export interface StagePlan {
   hostname?: string;
   /** The run's resource limits (cgroup.ts); the runner makes a cgroup with them. */
   limits?: RunLimits;
-  /**
-   * The run's cgroup, made by the runner while the stage prepares the run and sent as its word on
-   * PLAN_FD (above): the stage joins it right before the spawn and leaves it right after.
-   */
-  cgroup?: CgroupPlan;
   process: {
     argv: string[];
     /** `KEY=VALUE` strings. */
