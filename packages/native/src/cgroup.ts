@@ -83,11 +83,11 @@ export interface CgroupHierarchyPlan {
 }
 
 /** Where the machine's cgroup filesystems live. */
-export const CGROUP_ROOT = '/sys/fs/cgroup';
+const CGROUP_ROOT = '/sys/fs/cgroup';
 const PARENT_NAME = 'builder';
 
 /** The controllers `limits` needs. */
-export function neededControllers(limits: RunLimits): Controller[] {
+function neededControllers(limits: RunLimits): Controller[] {
   const needed: Controller[] = [];
   if (limits.pids !== undefined) needed.push('pids');
   if (limits.memory !== undefined) needed.push('memory');
@@ -248,7 +248,7 @@ export function processExists(pid: number): boolean {
  * Remove the run cgroups under `parent` whose maker has died (a `kill -9` of builder): rmdir only
  * removes an empty cgroup, so one that still holds processes stays. Returns the removed directories.
  */
-export function removeStaleCgroups(parent: string): string[] {
+function removeStaleCgroups(parent: string): string[] {
   let entries: string[];
   try {
     // (existsSync first: a thrown ENOENT costs more than the whole check, in every run)

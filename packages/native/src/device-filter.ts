@@ -33,7 +33,7 @@ interface DeviceRule {
 }
 
 /** Parse `TYPE MAJOR:MINOR ACCESS` (`a` for any type, `*` for any number). Throws on anything else. */
-export function parseDeviceRule(line: string): DeviceRule {
+function parseDeviceRule(line: string): DeviceRule {
   const m = /^([abc]) (\d+|\*):(\d+|\*) ([rwm]+)$/.exec(line);
   if (!m) throw new Error(`device rule "${line}": not TYPE MAJOR:MINOR ACCESS`);
   const num = (s: string): number | '*' => (s === '*' ? '*' : Number(s));

@@ -2,7 +2,7 @@ export { confine } from './confine.js';
 export * from './constants.js';
 export { containerAccounts, lookupContainerUser, readFileInRoot } from './container-user.js';
 export { becomeUser } from './credentials.js';
-export { attachDeviceFilter, deviceFilterProgram } from './device-filter.js';
+export { attachDeviceFilter } from './device-filter.js';
 export {
   type CreateSpec,
   fdPath,

@@ -5,7 +5,7 @@ import type { MountSpec } from '../request/mount-spec.js';
 import type { RunSpec } from '../request/run-spec.js';
 
 /** Hidden from the command: an empty read-only tmpfs on a directory, /dev/null on a file. */
-export const MASKED_PATHS: readonly string[] = [
+const MASKED_PATHS: readonly string[] = [
   '/proc/acpi',
   '/proc/kcore',
   '/proc/keys',
@@ -20,7 +20,7 @@ export const MASKED_PATHS: readonly string[] = [
 ];
 
 /** Read-only for the command (bound on themselves, then made read-only). */
-export const READONLY_PATHS: readonly string[] = [
+const READONLY_PATHS: readonly string[] = [
   '/proc/asound',
   '/proc/bus',
   '/proc/fs',

@@ -9,20 +9,20 @@ import { SpecError } from '../errors.js';
 import type { RunSpec } from '../request/run-spec.js';
 
 /** The network modes a run can have. */
-export const NETWORK_MODES = ['host', 'none'] as const;
-export type NetworkMode = (typeof NETWORK_MODES)[number];
+const NETWORK_MODES = ['host', 'none'] as const;
+type NetworkMode = (typeof NETWORK_MODES)[number];
 
 /** The files the engine generates for every run, in the order their ops come. */
 export const NETWORK_FILES = ['/etc/hostname', '/etc/hosts', '/etc/resolv.conf'] as const;
 
 /** Where the host's resolver configuration is read from. */
-export const HOST_RESOLV_CONF = '/etc/resolv.conf';
+const HOST_RESOLV_CONF = '/etc/resolv.conf';
 
 /** A name of /etc/hosts: letters, digits, `_`, `.` and `-` (nothing that could end the line or start a comment). */
 const HOST_NAME = /^[A-Za-z0-9_.-]+$/;
 
 /** The network mode of a spec (default host), checked. */
-export function networkMode(spec: RunSpec): NetworkMode {
+function networkMode(spec: RunSpec): NetworkMode {
   const mode = spec.network ?? 'host';
   if (!(NETWORK_MODES as readonly string[]).includes(mode))
     throw new SpecError(`network ${JSON.stringify(mode)}: must be ${NETWORK_MODES.join(' or ')}`);
@@ -30,7 +30,7 @@ export function networkMode(spec: RunSpec): NetworkMode {
 }
 
 /** One `--add-host NAME:IP` (split at the first colon, so that an IPv6 address keeps its own), checked. */
-export function parseAddHost(entry: string): { name: string; ip: string } {
+function parseAddHost(entry: string): { name: string; ip: string } {
   const i = typeof entry === 'string' ? entry.indexOf(':') : -1;
   if (i <= 0) throw new SpecError(`add-host ${JSON.stringify(entry)}: expected NAME:IP`);
   const name = entry.slice(0, i);
@@ -43,7 +43,7 @@ export function parseAddHost(entry: string): { name: string; ip: string } {
 }
 
 /** One `--dns IP`, checked. */
-export function checkDns(server: string): string {
+function checkDns(server: string): string {
   if (typeof server !== 'string' || isIP(server) === 0)
     throw new SpecError(`dns ${JSON.stringify(server)}: not an IPv4 or IPv6 address`);
   return server;
@@ -53,7 +53,7 @@ export function checkDns(server: string): string {
  * /etc/hosts: each `--add-host` first (the first line naming a host wins, so they override the rest,
  * as with podman), then localhost, then the container's hostname on 127.0.0.1.
  */
-export function hostsFile(hostname: string, addHosts: readonly { name: string; ip: string }[]): string {
+function hostsFile(hostname: string, addHosts: readonly { name: string; ip: string }[]): string {
   return [
     ...addHosts.map(({ name, ip }) => `${ip}\t${name}`),
     '127.0.0.1\tlocalhost',
@@ -65,7 +65,7 @@ export function hostsFile(hostname: string, addHosts: readonly { name: string; i
 }
 
 /** resolv.conf: the host's, with its nameserver lines replaced by `dns` when any are given. */
-export function resolvConf(host: string, dns: readonly string[]): string {
+function resolvConf(host: string, dns: readonly string[]): string {
   if (dns.length === 0) return host;
   const kept = host.split('\n').filter((line) => !/^\s*nameserver\s/.test(line) && line !== '');
   return [...kept, ...dns.map((ip) => `nameserver ${ip}`)].map((line) => `${line}\n`).join('');

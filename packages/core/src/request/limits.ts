@@ -7,7 +7,7 @@ import type { RunSpec } from './run-spec.js';
 /** pids.max of a run that does not say (podman's default). */
 export const DEFAULT_PIDS_LIMIT = 2048;
 /** The CFS period, in µs (podman's, runc's). */
-export const CPU_PERIOD = 100_000;
+const CPU_PERIOD = 100_000;
 /** The most pids.max takes (the kernel's PID_MAX_LIMIT). */
 const MAX_PIDS = 4_194_304;
 /** docker's minimum memory limit: below it the command cannot even start. */

@@ -28,7 +28,7 @@ import { DEFAULT_SECCOMP_PROFILE } from '../plan/security.js';
 const FORMAT_VERSION = 'builder-seccomp-2';
 
 /** The file of a plan's `seccomp.profile`. */
-export function seccompProfileFile(profile: string): string {
+function seccompProfileFile(profile: string): string {
   return profile === DEFAULT_SECCOMP_PROFILE
     ? fileURLToPath(import.meta.resolve('@builder/native/seccomp/default.json'))
     : profile;

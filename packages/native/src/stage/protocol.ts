@@ -1,5 +1,5 @@
 // What crosses the pipes between the host (core's runner) and the stage process. Pure data.
-import type { CgroupPlan, RunLimits } from '../cgroup.js';
+import type { RunLimits } from '../cgroup.js';
 import type { ParentTimes, Stub } from '../in-root.js';
 import type { MountOp } from '../mount-op.js';
 
