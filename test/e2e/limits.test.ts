@@ -3,7 +3,7 @@
 // say what was asked (read from the host, through the running command's /proc/PID/cgroup), and the
 // run's cgroup is gone after the run, after a failing run, and after kill -9 of builder (the next run
 // removes it). This machine has cgroup v1 controllers: the test finds each hierarchy with findmnt.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -118,6 +118,17 @@ describe('--pids-limit', () => {
       for (const pid of pidsMatching(`sh -c ${script}`)) process.kill(pid, 'SIGKILL');
       await done;
     }
+  });
+
+  it('the stage moves back out as a non-root --user too (its cgroup fds were opened as root)', async () => {
+    chmodSync(rootfs.path, 0o755); // a made directory is 0700: the user must be able to enter /
+    const r = await whileSleeping(['--user', '1000:1000'], `7${process.pid}`, async (pid) => {
+      expect(read(`/proc/${pid}/status`)).toMatch(/^Uid:\s+1000\s/m);
+      const stage = Number(read(`/proc/${pid}/status`).match(/^PPid:\s+(\d+)/m)?.[1]);
+      await waitFor('the stage to move out', () => (ownCgroup('pids', stage) === ownCgroup('pids') ? true : undefined));
+      expect(read(`${cgroupDir(pid, 'pids')}/cgroup.procs`)).toBe(String(pid));
+    });
+    expect(r.code).toBe(137);
   });
 
   it('is 2048 by default (pids.max of the command, read from the host)', async () => {

@@ -13,7 +13,10 @@
 // of the console, a created working directory and the stdio pipes. What the stage still does
 // afterwards needs no privilege: it reads and writes fds it already holds (event pipe, pty master,
 // stdio), waits for its own child, and signals the command, which runs with the same ids (kill(2)
-// allows that). The host side runs as root and can still signal the stage.
+// allows that); and it moves its thread back out of the run's cgroup through a cgroup fd opened as
+// root before pivot_root: the kernel checks such a write against the credentials of whoever opened
+// the fd (since the fix of CVE-2021-4197), so it works as the user too (e2e/limits.test.ts runs it
+// with --user). The host side runs as root and can still signal the stage.
 // glibc applies each of these calls to every thread of the process (its setxid broadcast), so no
 // thread of Node keeps root. From uid 0 to a non-zero real, effective and saved uid, the kernel
 // clears the permitted, effective and ambient capability sets (capabilities(7), "Effect of user ID
