@@ -3,12 +3,14 @@
 // these; the stage makes the root read-only once everything is mounted on it. A path that does not
 // exist is skipped: nothing is ever created in the rootfs.
 import { closeSync, fstatSync } from 'node:fs';
-import { MOUNT_ATTR_RDONLY, MS_BIND, MS_RDONLY, MS_REC, S_IFCHR, S_IFDIR, S_IFMT } from './constants.js';
+import { MS_BIND, MS_RDONLY, MS_REC, S_IFCHR, S_IFDIR, S_IFMT } from './constants.js';
 import { fdPath, resolveInRoot } from './in-root.js';
+import { mountAttr } from './mount-flags.js';
 import { hasCode, SyscallError } from './syscall-error.js';
 import { makedev, mount, mountSetattr } from './syscalls.js';
 
-const READ_ONLY = { set: MOUNT_ATTR_RDONLY, clear: 0, propagation: 0 };
+/** `ro`, from the one table of mount words. */
+const READ_ONLY = { ...mountAttr(['ro']), propagation: 0 };
 
 /** O_PATH fd of `path` resolved inside the root, or undefined when it does not exist. */
 function openExisting(rootFd: number, path: string): number | undefined {
