@@ -90,10 +90,11 @@ export {
 } from './image/index.js';
 export { LOG_LEVELS, Logger, type LogLevel, WinstonLogger } from './logging/logger.js';
 export { DEFAULT_MOUNTS } from './plan/default-mounts.js';
+export { DEFAULT_PIDS_LIMIT, planLimits } from './plan/limits.js';
 export { buildEnv, EngineSettings, Planner } from './plan/planner.js';
 export { loadPlugin, type PluginRef } from './plugins/plugin-loader.js';
 export { type DirMode, type DirModeSpec, dirModeMounts } from './request/dir-modes.js';
-export { DEFAULT_PIDS_LIMIT, parseCpus, parsePidsLimit, parseSize, planLimits } from './request/limits.js';
+export { parseCpus, parsePidsLimit, parseSize } from './request/limits.js';
 export { type MountSpec, splitOption } from './request/mount-spec.js';
 export { parseMountFlag, parseMountsFile, parseVolumeFlag } from './request/parse-mount.js';
 export type { RunResult, RunSpec } from './request/run-spec.js';

@@ -17,12 +17,12 @@ import { type PlanContext, PlanContextError } from '../contributions/mount-kind.
 import { MountKindRegistry, mountError } from '../contributions/mount-kind-registry.js';
 import { RootfsError, SpecError } from '../errors.js';
 import { dirModeMounts } from '../request/dir-modes.js';
-import { planLimits } from '../request/limits.js';
 import type { MountSpec } from '../request/mount-spec.js';
 import { DEFAULT_PATH, type RunSpec } from '../request/run-spec.js';
 import { boundDevSource, keptOnBoundDev } from './bound-dev.js';
 import { confinedPathOps, readOnlyTmpfsMounts } from './confined-paths.js';
 import { DEFAULT_MOUNTS } from './default-mounts.js';
+import { planLimits } from './limits.js';
 import { planNetwork } from './network.js';
 import { planSecurity } from './security.js';
 
