@@ -53,6 +53,12 @@ export function findOnPath(bin) {
   return undefined;
 }
 
+/** The median of the per-round differences a[i] - b[i] of two cases timed in the same rounds. */
+export const pairedMedian = (a, b) => median(a.map((t, i) => t - b[i]));
+
+/** A difference in ms with its sign: +1.25, -0.40. */
+export const signedMs = (ms) => `${ms >= 0 ? '+' : ''}${ms.toFixed(2)}`;
+
 /** The median of a list of numbers. */
 export function median(values) {
   const s = [...values].sort((a, b) => a - b);
@@ -67,6 +73,11 @@ export const BUSYBOX = '/bin/busybox';
  * a link per applet, /proc /sys /dev and a world-writable /tmp. Returns `dir`.
  */
 export function busyboxRootfs(dir, applets) {
+  try {
+    accessSync(BUSYBOX, constants.X_OK);
+  } catch {
+    throw new BenchError(`${BUSYBOX} not found: apt-get install busybox-static`);
+  }
   mkdirSync(join(dir, 'bin'), { recursive: true, mode: 0o755 });
   chmodSync(dir, 0o755);
   copyFileSync(BUSYBOX, join(dir, 'bin/busybox'));

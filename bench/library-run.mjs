@@ -20,7 +20,16 @@ import { release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BenchError, busyboxRootfs, CHILD_ENV, caCertsNote, median, toCount } from './common.mjs';
+import {
+  BenchError,
+  busyboxRootfs,
+  CHILD_ENV,
+  caCertsNote,
+  median,
+  pairedMedian,
+  signedMs,
+  toCount,
+} from './common.mjs';
 
 const HERE = fileURLToPath(new URL('..', import.meta.url));
 const CORE = (checkout) => join(checkout, 'packages/core/bundle/index.js');
@@ -134,7 +143,7 @@ async function main() {
   }
 
   const [confined, privileged, baseline] = cases;
-  const paired = (a, b) => median(a.samples.map((t, i) => t - b.samples[i]));
+  const paired = (a, b) => pairedMedian(a.samples, b.samples);
   const results = {
     medians: Object.fromEntries(cases.map((c) => [c.name, median(c.samples)])),
     confinementMs: paired(confined, privileged),
@@ -151,17 +160,15 @@ async function main() {
     );
   }
   console.log(
-    `confinement: ${sign(results.confinementMs)} ms paired over privileged (target <= ${CONFINEMENT_TARGET_MS})`,
+    `confinement: ${signedMs(results.confinementMs)} ms paired over privileged (target <= ${CONFINEMENT_TARGET_MS})`,
   );
   if (baseline)
     console.log(
-      `engine.run: ${sign(results.overBaselineMs)} ms paired against the baseline checkout (target <= ${BASELINE_TARGET_MS})`,
+      `engine.run: ${signedMs(results.overBaselineMs)} ms paired against the baseline checkout (target <= ${BASELINE_TARGET_MS})`,
     );
   const note = caCertsNote();
   if (note) console.log(note);
 }
-
-const sign = (ms) => `${ms >= 0 ? '+' : ''}${ms.toFixed(2)}`;
 
 main().catch((err) => {
   process.stderr.write(`bench: ${err instanceof BenchError ? err.message : (err?.stack ?? err)}\n`);

@@ -32,7 +32,18 @@ import { constants as osConstants, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BenchError, BUSYBOX, busyboxRootfs, CHILD_ENV, caCertsNote, findOnPath, median, toCount } from './common.mjs';
+import {
+  BenchError,
+  BUSYBOX,
+  busyboxRootfs,
+  CHILD_ENV,
+  caCertsNote,
+  findOnPath,
+  median,
+  pairedMedian,
+  signedMs,
+  toCount,
+} from './common.mjs';
 
 const BUILDER = fileURLToPath(new URL('../packages/cli/bin/builder.js', import.meta.url));
 const BUSYBOX_APPLETS = ['sh', 'true', 'false', 'echo', 'cat', 'ls', 'env', 'sleep', 'mount'];
@@ -374,24 +385,24 @@ async function main() {
     console.log(formatTable(results, results[0].name));
     console.log(`builder run: ${builder.medianPairedRatio.toFixed(2)} x ${results[0].name} (target <= ${TARGET})`);
     const mounts = results.find((r) => r.name === 'builder run, 10 mounts');
-    const paired = median(mounts.samplesMs.map((t, round) => t - builder.samplesMs[round]));
+    const paired = pairedMedian(mounts.samplesMs, builder.samplesMs);
     console.log(
       `10 mounts: +${(mounts.medianMs - builder.medianMs).toFixed(2)} ms of medians, +${paired.toFixed(2)} ms paired, over no mounts (target <= ${MOUNTS_TARGET_MS})`,
     );
     const privileged = results.find((r) => r.name === 'builder run --privileged /bin/true');
-    const confinement = median(builder.samplesMs.map((t, round) => t - privileged.samplesMs[round]));
+    const confinement = pairedMedian(builder.samplesMs, privileged.samplesMs);
     console.log(
-      `confinement: ${confinement >= 0 ? '+' : ''}${confinement.toFixed(2)} ms paired over --privileged (target <= ${CONFINEMENT_TARGET_MS})`,
+      `confinement: ${signedMs(confinement)} ms paired over --privileged (target <= ${CONFINEMENT_TARGET_MS})`,
     );
     const img = results.find((r) => r.name === 'builder run --image, 5 layers');
-    const imgPaired = median(img.samplesMs.map((t, round) => t - builder.samplesMs[round]));
+    const imgPaired = pairedMedian(img.samplesMs, builder.samplesMs);
     console.log(
       `--image (5 layers, unpacked): +${(img.medianMs - builder.medianMs).toFixed(2)} ms of medians, +${imgPaired.toFixed(2)} ms paired, over --rootfs (target <= ${IMAGE_TARGET_MS})`,
     );
     for (const base of results.filter((r) => r.name.endsWith(' (baseline)'))) {
       const now = results.find((r) => `${r.name} (baseline)` === base.name);
-      const change = median(now.samplesMs.map((t, round) => t - base.samplesMs[round]));
-      console.log(`${now.name}: ${change >= 0 ? '+' : ''}${change.toFixed(2)} ms paired against the baseline checkout`);
+      const change = pairedMedian(now.samplesMs, base.samplesMs);
+      console.log(`${now.name}: ${signedMs(change)} ms paired against the baseline checkout`);
     }
     const note = caCertsNote();
     if (note) console.log(note);
